@@ -1,0 +1,19 @@
+/// Constants shared by every block of the EF-Train core.
+///
+/// The fp32 latencies are part of the contract documented in docs/numerics.md; the
+/// Python side reads them from here (tb/eftrain_tb/rtl_constants.py) instead of
+/// repeating them.
+// A top uses only some of these constants; the rest are not a defect.
+/* verilator lint_off UNUSEDPARAM */
+package eftrain_pkg;
+
+  /// Cycles from `valid_i` to `valid_o` of `fp32_mul`.
+  localparam int unsigned FP32_MUL_LATENCY = 2;
+  /// Cycles from `valid_i` to `valid_o` of `fp32_add`.
+  localparam int unsigned FP32_ADD_LATENCY = 3;
+
+  /// The canonical quiet NaN every NaN result is replaced by.
+  localparam logic [31:0] FP32_CANONICAL_NAN = 32'h7FC0_0000;
+
+endpackage
+/* verilator lint_on UNUSEDPARAM */

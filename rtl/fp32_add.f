@@ -1,0 +1,3 @@
+rtl/eftrain_pkg.sv
+rtl/fp32_round.sv
+rtl/fp32_add.sv
