@@ -1,6 +1,6 @@
 """Regression conventions shared by every test (pysrc/tests and tb/).
 
-* ``seed`` fixture: ``SEED=<n>`` reproduces a run; without it a fixed default is used so
+* ``seed`` fixture (and ``rng``, a numpy generator derived from it per test): ``SEED=<n>`` reproduces a run; without it a fixed default is used so
   the gate is deterministic, and ``SEED=random`` draws a fresh one. Every test prints
   its seed, records it in the JUnit XML, and a failing test prints the command that
   reproduces it.
@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 import random
+import zlib
+
+import numpy as np
 
 import pytest
 
@@ -37,6 +40,13 @@ def seed(request, record_property) -> int:
     record_property("seed", SEED)
     request.node.user_properties.append(("eftrain_seed", SEED))
     return SEED
+
+
+@pytest.fixture
+def rng(seed: int, request) -> np.random.Generator:
+    """A numpy generator per test, from the session seed and the test's name (so adding a
+    test does not change the stimulus of the others)."""
+    return np.random.default_rng([seed, zlib.crc32(request.node.name.encode())])
 
 
 @pytest.hookimpl(wrapper=True)

@@ -12,6 +12,15 @@ package eftrain_pkg;
   /// Cycles from `valid_i` to `valid_o` of `fp32_add`.
   localparam int unsigned FP32_ADD_LATENCY = 3;
 
+  /// pe_array, dot mode: cycles from the multipliers' inputs to the accumulate adder's
+  /// inputs (one multiply, log2(tn) tree levels).
+  function automatic int unsigned pe_dot_acc_delay(int unsigned tn);
+    return FP32_MUL_LATENCY + $clog2(tn) * FP32_ADD_LATENCY;
+  endfunction
+
+  /// pe_array, outer mode: cycles from the multipliers' inputs to the adders' inputs.
+  localparam int unsigned PE_OUTER_ACC_DELAY = FP32_MUL_LATENCY;
+
   /// The canonical quiet NaN every NaN result is replaced by.
   localparam logic [31:0] FP32_CANONICAL_NAN = 32'h7FC0_0000;
 

@@ -64,9 +64,12 @@ def canon_inplace(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _check_no_hidden_ftz() -> None:
-    # Some native libraries set the CPU's FTZ/DAZ flags process-wide; then numpy would no
-    # longer round subnormal results the IEEE way and the native path would be wrong.
+def check_ieee_subnormals() -> None:
+    """Raise RuntimeError if this process's CPU flushes subnormals.
+
+    Some native libraries set the FTZ/DAZ flags process-wide; numpy would then no longer
+    round subnormal results the IEEE way and every native-path result could be wrong.
+    """
     tiny = np.array([2.0**-126], dtype=np.float32) * np.float32(0.5)
     if tiny[0] == 0:
         raise RuntimeError(
@@ -77,7 +80,7 @@ def _check_no_hidden_ftz() -> None:
 
 def mul_native(a, b) -> np.ndarray:
     """fp32 product with the core's rules, through numpy float32 arithmetic."""
-    _check_no_hidden_ftz()
+    check_ieee_subnormals()
     with np.errstate(all="ignore"):
         r = np.multiply(ftz(a), ftz(b), dtype=np.float32)
     return canon_inplace(ftz_inplace(np.asarray(r, dtype=np.float32)))
@@ -85,7 +88,7 @@ def mul_native(a, b) -> np.ndarray:
 
 def add_native(a, b) -> np.ndarray:
     """fp32 sum with the core's rules, through numpy float32 arithmetic."""
-    _check_no_hidden_ftz()
+    check_ieee_subnormals()
     with np.errstate(all="ignore"):
         r = np.add(ftz(a), ftz(b), dtype=np.float32)
     return canon_inplace(ftz_inplace(np.asarray(r, dtype=np.float32)))

@@ -1,0 +1,93 @@
+"""Command line: ``eftrain <command>`` (also ``python -m eftrain.cli``).
+
+Commands:
+  demo    one training step of a small CNN with the oracle, in exact (fp32, bit-exact
+          model of the core) and reference (float64) mode, printed layer by layer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from eftrain import HwConfig, oracle
+
+
+def _max_rel_diff(exact: np.ndarray, reference: np.ndarray) -> float:
+    scale = np.maximum(np.abs(reference).max(), np.finfo(np.float64).tiny)
+    return float(np.abs(exact.astype(np.float64) - reference).max() / scale)
+
+
+def training_step(x, labels, weights, lr, cfg):
+    """One SGD step of conv(3x3, pad 1) -> ReLU -> max-pool -> FC with the oracle.
+
+    ``cfg=None`` runs the reference mode, a ``HwConfig`` the exact mode. Returns the loss,
+    the updated weights, and the intermediate tensors for printing.
+    """
+    w_conv, w_fc = weights
+    y = oracle.conv_fp(x, w_conv, stride=1, pad=1, cfg=cfg)
+    a = oracle.relu_fp(y)
+    p, idx = oracle.maxpool_fp(a)
+    flat = p.reshape(p.shape[0], -1)
+    logits = oracle.fc_fp(flat, w_fc, cfg=cfg)
+    loss, dlogits = oracle.softmax_xent(logits, labels)
+    dw_fc = oracle.fc_wu(flat, dlogits, cfg=cfg)
+    dflat = oracle.fc_bp(dlogits, w_fc, cfg=cfg)
+    dp = dflat.reshape(p.shape)
+    da = oracle.maxpool_bp(dp, idx, in_hw=a.shape[2:])
+    dy = oracle.relu_bp(da, y)
+    dw_conv = oracle.conv_wu(x, dy, k=w_conv.shape[2], stride=1, pad=1, cfg=cfg)
+    new_weights = (oracle.sgd(w_conv, dw_conv, lr, cfg=cfg), oracle.sgd(w_fc, dw_fc, lr, cfg=cfg))
+    tensors = {"conv1 y": y, "pool1 y": p, "logits": logits, "dlogits": dlogits,
+               "fc1 dW": dw_fc, "conv1 dY": dy, "conv1 dW": dw_conv}
+    return loss, new_weights, tensors
+
+
+def demo(args: argparse.Namespace) -> int:
+    cfg = HwConfig(tm=args.tn, tn=args.tn)
+    rng = np.random.default_rng(args.seed)
+    batch, channels, size, filters, classes = 4, 1, 8, 6, 10
+    x = rng.standard_normal((batch, channels, size, size)).astype(np.float32)
+    labels = rng.integers(0, classes, batch)
+    weights = (
+        (rng.standard_normal((filters, channels, 3, 3)) * 0.5).astype(np.float32),
+        (rng.standard_normal((classes, filters * (size // 2) ** 2)) * 0.1).astype(np.float32),
+    )
+    print(f"EF-Train oracle demo: one training step, conv3x3({channels}->{filters}) -> ReLU -> "
+          f"maxpool -> FC({classes}), batch {batch}, {size}x{size} inputs, lr {args.lr}, "
+          f"TN={cfg.tn}, seed {args.seed}")
+    loss_x, new_x, t_x = training_step(x, labels, weights, np.float32(args.lr), cfg)
+    loss_r, new_r, t_r = training_step(x.astype(np.float64), labels,
+                                       tuple(w.astype(np.float64) for w in weights), args.lr, None)
+    print(f"{'tensor':10s} {'shape':>16s} {'exact dtype':>12s} {'max |value|':>12s} {'rel diff to float64':>20s}")
+    for name in t_x:
+        e, r = t_x[name], t_r[name]
+        print(f"{name:10s} {str(e.shape):>16s} {str(e.dtype):>12s} {float(np.abs(e).max()):12.4g} "
+              f"{_max_rel_diff(e, r):20.3g}")
+    print(f"loss: exact {loss_x:.7f}, reference {loss_r:.7f}")
+    for name, before, after, ref in zip(("conv1 W", "fc1 W"), weights, new_x, new_r):
+        changed = int(np.count_nonzero(before != after))
+        print(f"{name}: {changed}/{before.size} weights updated, max |update| "
+              f"{float(np.abs(after - before).max()):.4g}, rel diff to float64 {_max_rel_diff(after, ref):.3g}")
+    loss_after, _, _ = training_step(x, labels, new_x, np.float32(args.lr), cfg)
+    print(f"loss after the step on the same batch: {loss_after:.7f} ({'lower' if loss_after < loss_x else 'NOT lower'})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="eftrain", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_demo = sub.add_parser("demo", help="one oracle training step of a small CNN, printed")
+    p_demo.add_argument("--seed", type=int, default=0)
+    p_demo.add_argument("--lr", type=float, default=0.1)
+    p_demo.add_argument("--tn", type=int, default=4, help="reduction width TN (= TM) of the modelled core")
+    p_demo.set_defaults(func=demo)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
