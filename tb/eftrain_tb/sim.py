@@ -43,6 +43,7 @@ def run(
     extra_sources: list[Path] = (),
     parameters: dict[str, object] | None = None,
     extra_env: dict[str, str] | None = None,
+    testcase: str | None = None,
 ) -> Path:
     """Build ``top`` from the file lists of ``rtl_tops`` plus ``extra_sources``, run the
     cocotb module ``test_module`` (found in ``module_dir``), and return the test
@@ -84,6 +85,7 @@ def run(
             extra_env=env,
             waves=waves,
             results_xml=str(test_dir / "results.xml"),
+            testcase=testcase,
         )
     finally:
         if waves:

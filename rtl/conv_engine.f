@@ -1,0 +1,14 @@
+rtl/eftrain_pkg.sv
+rtl/engine_cmd_pkg.sv
+rtl/fp32_round.sv
+rtl/fp32_mul.sv
+rtl/fp32_add.sv
+rtl/sdp_ram.sv
+rtl/stream_fifo.sv
+rtl/pe_array.sv
+rtl/engine_agu.sv
+rtl/engine_dispatch.sv
+rtl/engine_load.sv
+rtl/engine_compute.sv
+rtl/engine_store.sv
+rtl/conv_engine.sv

@@ -1,0 +1,366 @@
+/// Compute unit of the conv engine: starts COMPUTE commands when their buffers are
+/// ready, walks them with `engine_agu`, feeds `pe_array` from IB, WB and OB, and writes
+/// the results back (OB in dot mode, WB in WU).
+///
+/// Pipeline (T = issue cycle; buffers have one cycle of read latency):
+///   T       read IB pixel; dot: read WB entry; WU: read OB (dy) pixel
+///   T+1     operands to the multipliers (padding positions as +0; BP transposes WB)
+///   dot:    read OB partial sum at T+DOT_ACC_DELAY, add at T+1+DOT_ACC_DELAY,
+///           write OB at T+1+DOT_LATENCY
+///   WU:     read WB dW words at T+2, add at T+3, write WB at T+1+OUTER_LATENCY
+/// Read-after-write hazards on the accumulated word (OB pixel or WB entry) are resolved
+/// by holding an issue whose word was issued in the last `HAZARD_WINDOW` cycles; holding
+/// never reorders. A command's end travels the pipeline as a marker so OB is marked
+/// full, and the command counted done, only after its last write.
+module engine_compute #(
+  parameter int unsigned TM    = 8,
+  parameter int unsigned TN    = 8,
+  parameter int unsigned IB_AW = 11,
+  parameter int unsigned OB_AW = 11,
+  parameter int unsigned WB_AW = 10
+) (
+  input  logic                        clk_i,
+  input  logic                        rst_ni,
+  /// Next COMPUTE command.
+  input  logic                        cmd_valid_i,
+  output logic                        cmd_ready_o,
+  input  engine_cmd_pkg::engine_cmd_t cmd_i,
+  /// Buffer-half flags.
+  input  logic [1:0]                  ib_full_i,
+  input  logic [1:0]                  ob_full_i,
+  output logic [1:0]                  ib_clear_full_o,
+  output logic [1:0]                  ob_set_full_o,
+  output logic [1:0]                  ob_clear_full_o,
+  /// IB read port.
+  output logic                        ib_re_o,
+  output logic                        ib_half_o,
+  output logic [IB_AW-1:0]            ib_addr_o,
+  input  logic [1:0][TN-1:0][31:0]    ib_rdata_i,
+  /// OB read and write ports.
+  output logic                        ob_re_o,
+  output logic                        ob_rhalf_o,
+  output logic [OB_AW-1:0]            ob_raddr_o,
+  input  logic [1:0][TM-1:0][31:0]    ob_rdata_i,
+  output logic                        ob_we_o,
+  output logic                        ob_whalf_o,
+  output logic [OB_AW-1:0]            ob_waddr_o,
+  output logic [TM-1:0][31:0]         ob_wdata_o,
+  /// WB read and write ports (whole entries).
+  output logic                        wb_re_o,
+  output logic [WB_AW-1:0]            wb_rentry_o,
+  input  logic [TM-1:0][TN-1:0][31:0] wb_rdata_i,
+  output logic                        wb_we_o,
+  output logic [WB_AW-1:0]            wb_wentry_o,
+  output logic [TM-1:0][TN-1:0][31:0] wb_wdata_o,
+  /// A command's last result has been written.
+  output logic                        cmd_done_o,
+  /// No command in progress and the pipeline is empty.
+  output logic                        idle_o,
+  /// Per-cycle activity for the performance counters.
+  output logic                        mac_o,
+  output logic                        stall_load_o,
+  output logic                        stall_store_o,
+  output logic                        stall_hazard_o,
+  output logic                        stall_drain_o,
+  /// The walk of a command ended this cycle: its first cycle, this cycle, its MAC cycles.
+  output logic                        stat_valid_o,
+  output logic [31:0]                 stat_start_cycle_o,
+  output logic [31:0]                 stat_end_cycle_o,
+  output logic [31:0]                 stat_mac_cycles_o
+);
+
+  import eftrain_pkg::*;
+  import engine_cmd_pkg::*;
+
+  localparam int unsigned DOT_ACC_DELAY   = pe_dot_acc_delay(TN);
+  localparam int unsigned DOT_LATENCY     = DOT_ACC_DELAY + FP32_ADD_LATENCY;
+  localparam int unsigned OUTER_ACC_DELAY = PE_OUTER_ACC_DELAY;
+  localparam int unsigned OUTER_LATENCY   = OUTER_ACC_DELAY + FP32_ADD_LATENCY;
+  /// Issue-to-write distance of each mode (the stage index in `meta_q`).
+  localparam int unsigned DOT_WRITE   = DOT_LATENCY;    // meta_q[d] = issue of cycle T+d+1
+  localparam int unsigned OUTER_WRITE = OUTER_LATENCY;
+  localparam int unsigned STAGES      = DOT_WRITE + 1;
+  /// A word read in cycle R sees a write made in cycle W only if R > W; an accumulate
+  /// reads FP32_ADD_LATENCY + 1 cycles before it writes, so two issues of the same word
+  /// must be at least FP32_ADD_LATENCY + 2 cycles apart.
+  localparam int unsigned HAZARD_WINDOW = FP32_ADD_LATENCY + 1;
+
+  typedef struct packed {
+    logic             valid;     // an issue (not a bubble)
+    logic             marker;    // end of a command
+    logic             ob_done;   // marker: mark the OB half full (dot mode)
+    logic             bp;        // transpose the weight entry
+    logic             pad;       // multiply +0
+    logic             first;     // accumulate onto +0
+    logic             zero;      // write +0 (BP phase without kernel positions)
+    logic             ob_half;
+    logic [OB_AW-1:0] ob_addr;
+    logic [WB_AW-1:0] wb_entry;
+  } meta_t;
+
+  // ---- command start ---------------------------------------------------------------
+  // Each unit reads only the fields of the shared command format that concern it.
+  /* verilator lint_off UNUSEDSIGNAL */
+  engine_cmd_t cur_q;
+  /* verilator lint_on UNUSEDSIGNAL */
+  logic        outer_q;          // mode of what is in the pipeline: 1 = WU
+  logic [1:0]  ob_owned_q;       // dot mode: OB half accumulating, not yet marked full
+  logic        agu_busy, agu_done;
+  logic        head_wu, ib_ready, ob_ready, mode_ready, pipe_empty, start;
+
+  always_comb begin
+    head_wu    = cmd_i.mode == MODE_WU;
+    ib_ready   = ib_full_i[cmd_i.ib_half];
+    // dot mode produces OB: its first pass needs a free half. WU consumes dy from OB.
+    ob_ready   = head_wu ? ob_full_i[cmd_i.ob_half]
+                         : (!cmd_i.acc_init || !(ob_full_i[cmd_i.ob_half] || ob_owned_q[cmd_i.ob_half]));
+    // The adders are wired per mode: switching between dot and outer drains first.
+    mode_ready = pipe_empty || (outer_q == head_wu);
+    start      = cmd_valid_i && !agu_busy && ib_ready && ob_ready && mode_ready;
+  end
+
+  assign cmd_ready_o = start;
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) begin
+      outer_q <= 1'b0;
+    end else if (start) begin
+      outer_q <= head_wu;
+    end
+  end
+
+  // A dot-mode OB half belongs to the compute unit from its first pass until the
+  // marker of its last pass has been written (then it is full, and the store's).
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) begin
+      ob_owned_q <= '0;
+    end else begin
+      if (ob_set_full_o[0]) ob_owned_q[0] <= 1'b0;
+      if (ob_set_full_o[1]) ob_owned_q[1] <= 1'b0;
+      if (start && !head_wu && cmd_i.acc_init) ob_owned_q[cmd_i.ob_half] <= 1'b1;
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (start) cur_q <= cmd_i;
+  end
+
+  // ---- walk and hazard check --------------------------------------------------------
+  logic             iss_valid, iss_ready, iss_pad, iss_first, iss_zero;
+  logic [IB_AW-1:0] iss_ib_addr;
+  logic [OB_AW-1:0] iss_ob_addr;
+  logic [WB_AW-1:0] iss_wb_entry;
+  logic             hazard, issue;
+  meta_t            meta_q [STAGES];
+
+  engine_agu #(
+    .IB_AW (IB_AW),
+    .OB_AW (OB_AW),
+    .WB_AW (WB_AW)
+  ) u_agu (
+    .clk_i         (clk_i),
+    .rst_ni        (rst_ni),
+    .start_i       (start),
+    .cmd_i         (cmd_i),
+    .busy_o        (agu_busy),
+    .issue_valid_o (iss_valid),
+    .issue_ready_i (iss_ready),
+    .ib_addr_o     (iss_ib_addr),
+    .pad_o         (iss_pad),
+    .ob_addr_o     (iss_ob_addr),
+    .wb_entry_o    (iss_wb_entry),
+    .first_o       (iss_first),
+    .zero_o        (iss_zero),
+    .done_o        (agu_done)
+  );
+
+  always_comb begin
+    hazard = 1'b0;
+    for (int d = 0; d < HAZARD_WINDOW; d++) begin
+      if (meta_q[d].valid && (outer_q ? meta_q[d].wb_entry == iss_wb_entry
+                                      : {meta_q[d].ob_half, meta_q[d].ob_addr} == {cur_q.ob_half, iss_ob_addr}))
+        hazard = 1'b1;
+    end
+    iss_ready = !hazard;
+    issue     = iss_valid && iss_ready;
+  end
+
+  // ---- metadata pipeline ------------------------------------------------------------
+  meta_t meta_in;
+
+  always_comb begin
+    meta_in          = '0;
+    meta_in.valid    = issue;
+    meta_in.marker   = agu_done;
+    meta_in.ob_done  = agu_done && cur_q.ob_done && cur_q.mode != MODE_WU;
+    meta_in.bp       = cur_q.mode == MODE_BP;
+    meta_in.pad      = iss_pad;
+    meta_in.first    = iss_first;
+    meta_in.zero     = iss_zero;
+    meta_in.ob_half  = cur_q.ob_half;
+    meta_in.ob_addr  = iss_ob_addr;
+    meta_in.wb_entry = iss_wb_entry;
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) begin
+      for (int d = 0; d < STAGES; d++) meta_q[d] <= '0;
+    end else begin
+      meta_q[0] <= meta_in;
+      for (int d = 1; d < STAGES; d++) meta_q[d] <= meta_q[d-1];
+    end
+  end
+
+  always_comb begin
+    pipe_empty = 1'b1;
+    for (int d = 0; d < STAGES; d++) begin
+      if (meta_q[d].valid || meta_q[d].marker) pipe_empty = 1'b0;
+    end
+  end
+
+  // ---- buffer reads at issue --------------------------------------------------------
+  assign ib_re_o     = issue;
+  assign ib_half_o   = cur_q.ib_half;
+  assign ib_addr_o   = iss_ib_addr;
+
+  // ---- operands (T+1) ---------------------------------------------------------------
+  logic                        ib_half_q;
+  logic [TN-1:0][31:0]         op_a;
+  logic [TM-1:0][TN-1:0][31:0] op_b;
+
+  always_ff @(posedge clk_i) begin
+    if (issue) ib_half_q <= cur_q.ib_half;
+  end
+
+  always_comb begin
+    for (int n = 0; n < TN; n++) op_a[n] = meta_q[0].pad ? 32'd0 : ib_rdata_i[ib_half_q][n];
+    for (int m = 0; m < TM; m++) begin
+      for (int n = 0; n < TN; n++) begin
+        if (outer_q)            op_b[m][n] = ob_rdata_i[meta_q[0].ob_half][m];  // dy[m]
+        else if (meta_q[0].bp)  op_b[m][n] = wb_rdata_i[n][m];  // BP: the FP block transposed
+        else                    op_b[m][n] = wb_rdata_i[m][n];
+      end
+    end
+  end
+
+  // ---- accumulate operands ----------------------------------------------------------
+  localparam int unsigned DOT_READ   = DOT_ACC_DELAY - 1;  // meta_q index of the OB read
+  localparam int unsigned DOT_ADD    = DOT_ACC_DELAY;      // meta_q index of the add
+  localparam int unsigned OUTER_READ = OUTER_ACC_DELAY - 1;
+  localparam int unsigned OUTER_ADD  = OUTER_ACC_DELAY;
+
+  logic [TM-1:0][31:0]         dot_acc;
+  logic [TM-1:0][TN-1:0][31:0] outer_acc;
+
+  always_comb begin
+    for (int m = 0; m < TM; m++) begin
+      dot_acc[m] = meta_q[DOT_ADD].first ? 32'd0 : ob_rdata_i[meta_q[DOT_ADD].ob_half][m];
+      for (int n = 0; n < TN; n++)
+        outer_acc[m][n] = meta_q[OUTER_ADD].first ? 32'd0 : wb_rdata_i[m][n];
+    end
+  end
+
+  // OB: dy at issue (WU) or the partial sum (dot). WB: weights at issue (dot) or dW (WU).
+  always_comb begin
+    if (outer_q) begin
+      ob_re_o     = issue;
+      ob_rhalf_o  = cur_q.ob_half;
+      ob_raddr_o  = iss_ob_addr;
+      wb_re_o     = meta_q[OUTER_READ].valid;
+      wb_rentry_o = meta_q[OUTER_READ].wb_entry;
+    end else begin
+      ob_re_o     = meta_q[DOT_READ].valid && !meta_q[DOT_READ].first;
+      ob_rhalf_o  = meta_q[DOT_READ].ob_half;
+      ob_raddr_o  = meta_q[DOT_READ].ob_addr;
+      wb_re_o     = issue;
+      wb_rentry_o = iss_wb_entry;
+    end
+  end
+
+  // ---- the array ----------------------------------------------------------------------
+  logic                        pe_valid;
+  logic [TM-1:0][TN-1:0][31:0] pe_y;
+
+  pe_array #(
+    .TM (TM),
+    .TN (TN)
+  ) u_array (
+    .clk_i       (clk_i),
+    .rst_ni      (rst_ni),
+    .outer_i     (outer_q),
+    .mul_valid_i (meta_q[0].valid),
+    .a_i         (op_a),
+    .b_i         (op_b),
+    .dot_acc_i   (dot_acc),
+    .dot_zero_i  (meta_q[DOT_ADD].zero),
+    .outer_acc_i (outer_acc),
+    .valid_o     (pe_valid),
+    .y_o         (pe_y)
+  );
+
+  // ---- write-back ---------------------------------------------------------------------
+  /* verilator lint_off UNUSEDSIGNAL */
+  meta_t wr;  // the write stage uses the address, valid and marker fields
+  /* verilator lint_on UNUSEDSIGNAL */
+
+  always_comb begin
+    wr = outer_q ? meta_q[OUTER_WRITE] : meta_q[DOT_WRITE];
+    ob_we_o     = !outer_q && wr.valid;
+    ob_whalf_o  = wr.ob_half;
+    ob_waddr_o  = wr.ob_addr;
+    for (int m = 0; m < TM; m++) ob_wdata_o[m] = pe_y[m][TN-1];
+    wb_we_o     = outer_q && wr.valid;
+    wb_wentry_o = wr.wb_entry;
+    wb_wdata_o  = pe_y;
+    cmd_done_o  = wr.marker;
+    ob_set_full_o = '0;
+    if (wr.marker && wr.ob_done) ob_set_full_o[wr.ob_half] = 1'b1;
+    // Inputs are no longer needed once the walk has read them all.
+    ib_clear_full_o = '0;
+    ob_clear_full_o = '0;
+    if (agu_done && cur_q.ib_release) ib_clear_full_o[cur_q.ib_half] = 1'b1;
+    if (agu_done && cur_q.ob_done && cur_q.mode == MODE_WU) ob_clear_full_o[cur_q.ob_half] = 1'b1;
+  end
+
+  // ---- activity and statistics --------------------------------------------------------
+  logic [31:0] cycle_q, start_cycle_q, mac_cycles_q;
+
+  always_comb begin
+    mac_o          = issue && !iss_zero;
+    stall_hazard_o = iss_valid && hazard;
+    stall_load_o   = cmd_valid_i && !agu_busy && !(ib_ready && (head_wu ? ob_ready : 1'b1));
+    stall_store_o  = cmd_valid_i && !agu_busy && ib_ready && !head_wu && !ob_ready;
+    stall_drain_o  = cmd_valid_i && !agu_busy && ib_ready && ob_ready && !mode_ready;
+    idle_o         = !agu_busy && pipe_empty;
+    stat_valid_o       = agu_done;
+    stat_start_cycle_o = start_cycle_q;
+    stat_end_cycle_o   = cycle_q;
+    stat_mac_cycles_o  = mac_cycles_q;
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) begin
+      cycle_q       <= '0;
+      start_cycle_q <= '0;
+      mac_cycles_q  <= '0;
+    end else begin
+      cycle_q <= cycle_q + 32'd1;
+      if (start) begin
+        start_cycle_q <= cycle_q;
+        mac_cycles_q  <= '0;
+      end else if (mac_o) begin
+        mac_cycles_q <= mac_cycles_q + 32'd1;
+      end
+    end
+  end
+
+  // ---- assertions -------------------------------------------------------------------
+  // The array's own valid must agree with the metadata that travels beside it.
+  always_ff @(posedge clk_i) begin
+    if (rst_ni) begin
+      assert (pe_valid == wr.valid)
+        else $error("engine_compute: array valid %0b but metadata valid %0b", pe_valid, wr.valid);
+    end
+  end
+
+endmodule

@@ -1,0 +1,124 @@
+/// The TM x TN processing-element array of the conv engine: TM*TN fp32 multipliers and
+/// TM*TN fp32 adders, shared by both modes (docs/architecture.md, docs/numerics.md).
+///
+/// * dot mode (FP, BP), `outer_i` low: lane m multiplies `a_i[n] * b_i[m][n]`, reduces
+///   the TN products through a balanced pairwise tree of TN-1 adders (level 1 adds
+///   products (0,1), (2,3), ...; each level adds adjacent pairs of the previous one),
+///   and its last adder adds the tree result to `dot_acc_i[m]` (the stored partial sum,
+///   or +0), which the caller supplies `eftrain_pkg::pe_dot_acc_delay(TN)` cycles after
+///   `mul_valid_i`. `dot_zero_i` (same timing) replaces the tree result by +0.
+/// * outer mode (WU), `outer_i` high: PE (m, n) multiplies `a_i[n] * b_i[m][n]` and its
+///   own adder adds the product to `outer_acc_i[m][n]` (its dW word, or +0), supplied
+///   `eftrain_pkg::PE_OUTER_ACC_DELAY` cycles after `mul_valid_i`.
+///
+/// Results appear on `y_o` with `valid_o` one adder latency after the accumulate
+/// operands: `y_o[m][TN-1]` is lane m's dot result, `y_o[m][n]` PE (m, n)'s outer
+/// result. `outer_i` must not change while results are in flight.
+module pe_array #(
+  /// Output lanes (= TN; see conv_engine).
+  parameter int unsigned TM = 8,
+  /// Reduction width, a power of two >= 2.
+  parameter int unsigned TN = 8
+) (
+  input  logic              clk_i,
+  input  logic              rst_ni,
+  /// Mode: 0 dot (FP/BP), 1 outer (WU).
+  input  logic              outer_i,
+  /// Operands valid this cycle.
+  input  logic              mul_valid_i,
+  /// Per-column operand (input channel n).
+  input  logic [TN-1:0][31:0]         a_i,
+  /// Per-PE operand.
+  input  logic [TM-1:0][TN-1:0][31:0] b_i,
+  /// dot mode: lane m's partial sum, pe_dot_acc_delay(TN) cycles after mul_valid_i.
+  input  logic [TM-1:0][31:0]         dot_acc_i,
+  /// dot mode: add +0 instead of the tree result (same timing as dot_acc_i).
+  input  logic              dot_zero_i,
+  /// outer mode: PE (m, n)'s dW word, PE_OUTER_ACC_DELAY cycles after mul_valid_i.
+  input  logic [TM-1:0][TN-1:0][31:0] outer_acc_i,
+  /// Results valid this cycle.
+  output logic              valid_o,
+  /// Adder outputs: dot result of lane m at [m][TN-1]; outer result of PE (m, n) at [m][n].
+  output logic [TM-1:0][TN-1:0][31:0] y_o
+);
+
+  import eftrain_pkg::*;
+
+  localparam int unsigned LEVELS = $clog2(TN);
+
+  if (TN < 2 || (TN & (TN - 1)) != 0) begin : g_bad_tn
+    $fatal(1, "pe_array: TN must be a power of two >= 2, got %0d", TN);
+  end
+
+  logic [TM-1:0][TN-1:0][31:0] prod;
+  logic [TM-1:0][TN-1:0]       prod_valid;
+  logic [TM-1:0][TN-1:0][31:0] add_a, add_b;
+  logic [TM-1:0][TN-1:0]       add_in_valid, add_out_valid;
+
+  for (genvar m = 0; m < TM; m++) begin : g_lane
+    for (genvar n = 0; n < TN; n++) begin : g_pe
+      fp32_mul u_mul (
+        .clk_i   (clk_i),
+        .rst_ni  (rst_ni),
+        .valid_i (mul_valid_i),
+        .a_i     (a_i[n]),
+        .b_i     (b_i[m][n]),
+        .valid_o (prod_valid[m][n]),
+        .y_o     (prod[m][n])
+      );
+    end
+
+    // Adder `idx` of lane m: in dot mode, tree node idx for idx < TN-1 (level l, position
+    // k at idx = TN - TN/2^(l-1) + k) and the accumulate adder at idx = TN-1; in outer
+    // mode, PE (m, idx)'s accumulate adder.
+    for (genvar l = 1; l <= LEVELS; l++) begin : g_level
+      localparam int unsigned OFFSET      = TN - (TN >> (l - 1));
+      localparam int unsigned PREV_OFFSET = TN - (TN >> (l - 2 >= 0 ? l - 2 : 0));
+      for (genvar k = 0; k < (TN >> l); k++) begin : g_node
+        localparam int unsigned IDX = OFFSET + k;
+        always_comb begin
+          if (outer_i) begin
+            add_a[m][IDX]        = prod[m][IDX];
+            add_b[m][IDX]        = outer_acc_i[m][IDX];
+            add_in_valid[m][IDX] = prod_valid[m][IDX];
+          end else if (l == 1) begin
+            add_a[m][IDX]        = prod[m][2*k];
+            add_b[m][IDX]        = prod[m][2*k+1];
+            add_in_valid[m][IDX] = prod_valid[m][2*k];
+          end else begin
+            add_a[m][IDX]        = y_o[m][PREV_OFFSET + 2*k];
+            add_b[m][IDX]        = y_o[m][PREV_OFFSET + 2*k + 1];
+            add_in_valid[m][IDX] = add_out_valid[m][PREV_OFFSET + 2*k];
+          end
+        end
+      end
+    end
+
+    always_comb begin
+      if (outer_i) begin
+        add_a[m][TN-1]        = prod[m][TN-1];
+        add_b[m][TN-1]        = outer_acc_i[m][TN-1];
+        add_in_valid[m][TN-1] = prod_valid[m][TN-1];
+      end else begin
+        add_a[m][TN-1]        = dot_zero_i ? 32'd0 : y_o[m][TN-2];
+        add_b[m][TN-1]        = dot_acc_i[m];
+        add_in_valid[m][TN-1] = add_out_valid[m][TN-2];
+      end
+    end
+
+    for (genvar n = 0; n < TN; n++) begin : g_adder
+      fp32_add u_add (
+        .clk_i   (clk_i),
+        .rst_ni  (rst_ni),
+        .valid_i (add_in_valid[m][n]),
+        .a_i     (add_a[m][n]),
+        .b_i     (add_b[m][n]),
+        .valid_o (add_out_valid[m][n]),
+        .y_o     (y_o[m][n])
+      );
+    end
+  end
+
+  assign valid_o = add_out_valid[0][TN-1];
+
+endmodule
