@@ -62,6 +62,9 @@ module conv_engine #(
   if (TN < 2 || TN > 32 || (TN & (TN - 1)) != 0) begin : g_bad_tn
     $fatal(1, "conv_engine: TN must be a power of two in 2..32, got %0d", TN);
   end
+  if (IB_DEPTH > 65536 || OB_DEPTH > 65536 || WB_DEPTH > 65536) begin : g_bad_depth
+    $fatal(1, "conv_engine: buffer depths are limited to 65536 (16-bit command counts and addresses)");
+  end
   if (KMAX < 3 || KMAX > 7) begin : g_bad_kmax
     $fatal(1, "conv_engine: KMAX must be in 3..7, got %0d", KMAX);
   end
@@ -76,7 +79,11 @@ module conv_engine #(
   logic [$clog2(QUEUE_DEPTH):0] load_count, compute_count, store_count;
 
   engine_dispatch #(
-    .KMAX (KMAX)
+    .TM       (TM),
+    .KMAX     (KMAX),
+    .IB_DEPTH (IB_DEPTH),
+    .OB_DEPTH (OB_DEPTH),
+    .WB_DEPTH (WB_DEPTH)
   ) u_dispatch (
     .clk_i           (clk_i),
     .rst_ni          (rst_ni),
@@ -92,6 +99,7 @@ module conv_engine #(
     .load_wb_done_i  (load_wb_done),
     .compute_done_i  (compute_done),
     .store_wb_done_i (store_wb_done),
+    .ob_set_full_i   (compute_ob_set),
     .wb_quiet_o      (wb_quiet)
   );
 
@@ -285,6 +293,7 @@ module conv_engine #(
         assert (!(cp_writes && ld_writes)) else $error("conv_engine: OB half %0d written by compute and load at once", h);
         assert (!(cp_reads && st_reads)) else $error("conv_engine: OB half %0d read by compute and store at once", h);
         assert (!(st_reads && (cp_writes || ld_writes))) else $error("conv_engine: OB half %0d read by store while being written", h);
+        assert (!(cp_reads && ld_writes)) else $error("conv_engine: OB half %0d read by compute while load writes it", h);
       end
     end
   end
@@ -312,6 +321,12 @@ module conv_engine #(
   always_ff @(posedge clk_i) begin
     if (rst_ni) begin
       assert (!(cp_wb_we && ld_wb_we)) else $error("conv_engine: WB written by compute and load at once");
+      assert (!(cp_wb_re && ld_wb_we)) else $error("conv_engine: WB read by compute while load writes it");
+      assert (!(st_wb_re && cp_wb_we)) else $error("conv_engine: WB read by store while compute writes it");
+      assert (!(cp_ib_re && ld_ib_we && cp_ib_half == ld_ib_half))
+        else $error("conv_engine: IB half %0d read by compute while load writes it", cp_ib_half);
+      assert (((store_ob_clear | compute_ob_clear) & ~ob_full_q) == '0) else $error("conv_engine: OB half released while empty");
+      assert (!($past(st_valid_o && !st_ready_i) && !st_valid_o)) else $error("conv_engine: store valid dropped before ready");
       assert (!(cp_wb_re && st_wb_re)) else $error("conv_engine: WB read by compute and store at once");
       assert ((load_ib_set & ib_full_q) == '0) else $error("conv_engine: IB half loaded while full");
       assert ((compute_ib_clear & ~ib_full_q) == '0) else $error("conv_engine: IB half released while empty");

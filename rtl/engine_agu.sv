@@ -66,8 +66,9 @@ module engine_agu #(
     bp2     = is_bp && (cmd_q.stride == 2'd2);
     py      = bp2 ? ph_q[1] : 1'b0;
     px      = bp2 ? ph_q[0] : 1'b0;
-    rows_ph = bp2 ? 12'((cmd_q.out_rows - {11'd0, py} + 12'd1) >> 1) : cmd_q.out_rows;
-    cols_ph = bp2 ? 12'((cmd_q.out_w    - {11'd0, px} + 12'd1) >> 1) : cmd_q.out_w;
+    // ceil((rows - phase) / 2), in 13 bits so that 4095 rows do not wrap
+    rows_ph = bp2 ? 12'(({1'b0, cmd_q.out_rows} - 13'(py) + 13'd1) >> 1) : cmd_q.out_rows;
+    cols_ph = bp2 ? 12'(({1'b0, cmd_q.out_w}    - 13'(px) + 13'd1) >> 1) : cmd_q.out_w;
     // BP walks i from the largest position whose parity matches the phase:
     // (y + pad - i) must be even, and the tile's first row is even.
     i_start = 5'(cmd_q.k) - 5'sd1 - (bp2 ? 5'(({4'd0, py} + 5'(cmd_q.pad) + 5'(cmd_q.k) - 5'd1) & 5'd1) : 5'sd0);
@@ -187,6 +188,16 @@ module engine_agu #(
 
   always_ff @(posedge clk_i) begin
     if (!running_q && start_i) cmd_q <= cmd_i;
+  end
+
+  // A read of an image row that IB does not hold would silently return another row.
+  always_ff @(posedge clk_i) begin
+    if (rst_ni && issue_valid_o && issue_ready_i && !pad_o) begin
+      assert (in_row >= $signed({4'd0, cmd_q.ib_row0})
+              && in_row < $signed({4'd0, cmd_q.ib_row0}) + $signed({4'd0, cmd_q.ib_rows}))
+        else $error("engine_agu: reads image row %0d, IB holds rows %0d..%0d", in_row,
+                    cmd_q.ib_row0, cmd_q.ib_row0 + cmd_q.ib_rows - 1);
+    end
   end
 
 endmodule

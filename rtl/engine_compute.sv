@@ -110,9 +110,10 @@ module engine_compute #(
 
   always_comb begin
     head_wu    = cmd_i.mode == MODE_WU;
-    ib_ready   = ib_full_i[cmd_i.ib_half];
+    // A half released in this very cycle (the previous walk's end) is not ready again.
+    ib_ready   = ib_full_i[cmd_i.ib_half] && !ib_clear_full_o[cmd_i.ib_half];
     // dot mode produces OB: its first pass needs a free half. WU consumes dy from OB.
-    ob_ready   = head_wu ? ob_full_i[cmd_i.ob_half]
+    ob_ready   = head_wu ? (ob_full_i[cmd_i.ob_half] && !ob_clear_full_o[cmd_i.ob_half])
                          : (!cmd_i.acc_init || !(ob_full_i[cmd_i.ob_half] || ob_owned_q[cmd_i.ob_half]));
     // The adders are wired per mode: switching between dot and outer drains first.
     mode_ready = pipe_empty || (outer_q == head_wu);

@@ -2,12 +2,21 @@
 /// the queue of its unit (load, compute or store); the units then run concurrently,
 /// each in its own program order.
 ///
-/// Buffer halves synchronise the units (docs/architecture.md). The weight buffer has no
-/// halves, so a command that touches it (LOAD_W, COMPUTE, STORE_W) is held until no
-/// other unit has one pending; WB accesses therefore happen in program order.
+/// Buffer halves synchronise the units (docs/architecture.md), with two exceptions the
+/// dispatcher resolves by holding a command until it is safe:
+/// * WB has no halves: a command that touches it (LOAD_W, COMPUTE, STORE_W) waits until
+///   no other unit has one pending, so WB accesses happen in program order.
+/// * OB has two producers (dot-mode COMPUTE, LOAD_OUT): a LOAD_OUT into a half waits
+///   until every dot-mode tile dispatched on that half has been marked full.
 module engine_dispatch #(
-  /// Largest kernel size (for the command checks).
-  parameter int unsigned KMAX = 5
+  /// Output lanes (beats per WB entry).
+  parameter int unsigned TM       = 8,
+  /// Largest kernel size.
+  parameter int unsigned KMAX     = 5,
+  /// Buffer depths, for the command checks.
+  parameter int unsigned IB_DEPTH = 2048,
+  parameter int unsigned OB_DEPTH = 2048,
+  parameter int unsigned WB_DEPTH = 1024
 ) (
   input  logic                        clk_i,
   input  logic                        rst_ni,
@@ -28,53 +37,77 @@ module engine_dispatch #(
   input  logic                        load_wb_done_i,
   input  logic                        compute_done_i,
   input  logic                        store_wb_done_i,
+  /// The compute unit marked an OB half full (end of a dot-mode tile).
+  input  logic [1:0]                  ob_set_full_i,
   /// No WB command pending anywhere.
   output logic                        wb_quiet_o
 );
 
   import engine_cmd_pkg::*;
 
-  logic [7:0] load_wb_q, compute_q, store_wb_q;  // WB commands queued or running, per unit
-  logic       to_load, to_compute, to_store, allowed, push;
+  logic [7:0]      load_wb_q, compute_q, store_wb_q;  // WB commands queued or running
+  logic [1:0][7:0] ob_claim_q;   // dot-mode tiles dispatched per OB half, not yet full
+  logic            rst_done_q;   // no handshake during reset: the queues would drop it
+  logic            to_load, to_compute, to_store, allowed, push, claims_ob;
 
   always_comb begin
     to_load    = cmd_i.op inside {OP_LOAD_IN, OP_LOAD_OUT, OP_LOAD_W};
     to_compute = cmd_i.op == OP_COMPUTE;
     to_store   = cmd_i.op inside {OP_STORE_OUT, OP_STORE_W};
     unique case (cmd_i.op)
-      OP_LOAD_W:  allowed = compute_q == '0 && store_wb_q == '0;
-      OP_COMPUTE: allowed = load_wb_q == '0 && store_wb_q == '0;
-      OP_STORE_W: allowed = compute_q == '0 && load_wb_q == '0;
-      default:    allowed = 1'b1;
+      OP_LOAD_W:   allowed = compute_q == '0 && store_wb_q == '0;
+      OP_COMPUTE:  allowed = load_wb_q == '0 && store_wb_q == '0;
+      OP_STORE_W:  allowed = compute_q == '0 && load_wb_q == '0;
+      OP_LOAD_OUT: allowed = ob_claim_q[cmd_i.half] == '0;
+      default:     allowed = 1'b1;
     endcase
+    allowed         = allowed && rst_done_q;
     load_valid_o    = cmd_valid_i && allowed && to_load;
     compute_valid_o = cmd_valid_i && allowed && to_compute;
     store_valid_o   = cmd_valid_i && allowed && to_store;
     cmd_ready_o     = allowed && ((to_load && load_ready_i) || (to_compute && compute_ready_i)
                                   || (to_store && store_ready_i));
     push            = cmd_valid_i && cmd_ready_o;
+    claims_ob       = push && to_compute && cmd_i.mode != MODE_WU && cmd_i.acc_init;
     wb_quiet_o      = load_wb_q == '0 && compute_q == '0 && store_wb_q == '0;
   end
 
   always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
+      rst_done_q <= 1'b0;
       load_wb_q  <= '0;
       compute_q  <= '0;
       store_wb_q <= '0;
+      ob_claim_q <= '0;
     end else begin
+      rst_done_q <= 1'b1;
       load_wb_q  <= load_wb_q  + 8'(push && cmd_i.op == OP_LOAD_W)  - 8'(load_wb_done_i);
       compute_q  <= compute_q  + 8'(push && cmd_i.op == OP_COMPUTE) - 8'(compute_done_i);
       store_wb_q <= store_wb_q + 8'(push && cmd_i.op == OP_STORE_W) - 8'(store_wb_done_i);
+      for (int h = 0; h < 2; h++) begin
+        ob_claim_q[h] <= ob_claim_q[h] + 8'(claims_ob && cmd_i.ob_half == 1'(h)) - 8'(ob_set_full_i[h]);
+      end
     end
   end
 
-  // ---- assertions: commands the engine cannot run ------------------------------------
+  // ---- assertions: commands the engine cannot run, counter sanity -------------------
+  logic [31:0] wb_entries;  // WB entries a LOAD_W / STORE_W covers
+
+  assign wb_entries = (32'(cmd_i.count) + TM - 1) / TM;
+
   always_ff @(posedge clk_i) begin
     if (rst_ni && cmd_valid_i) begin
       assert (to_load || to_compute || to_store)
         else $error("engine_dispatch: unknown op %0d", cmd_i.op);
-      assert (to_compute || cmd_i.count != 16'd0)
-        else $error("engine_dispatch: load/store of zero beats");
+      if (to_load || to_store) begin
+        assert (cmd_i.count != 16'd0) else $error("engine_dispatch: transfer of zero beats");
+        assert (!(cmd_i.op == OP_LOAD_IN && 32'(cmd_i.count) > IB_DEPTH))
+          else $error("engine_dispatch: LOAD_IN of %0d pixels > IB_DEPTH %0d", cmd_i.count, IB_DEPTH);
+        assert (!(cmd_i.op inside {OP_LOAD_OUT, OP_STORE_OUT} && 32'(cmd_i.count) > OB_DEPTH))
+          else $error("engine_dispatch: OB transfer of %0d pixels > OB_DEPTH %0d", cmd_i.count, OB_DEPTH);
+        assert (!(cmd_i.op inside {OP_LOAD_W, OP_STORE_W} && 32'(cmd_i.wb_addr) + wb_entries > WB_DEPTH))
+          else $error("engine_dispatch: WB transfer past WB_DEPTH %0d", WB_DEPTH);
+      end
       if (to_compute) begin
         assert (cmd_i.k >= 3'd1 && 32'(cmd_i.k) <= KMAX)
           else $error("engine_dispatch: k %0d not in 1..%0d", cmd_i.k, KMAX);
@@ -86,6 +119,27 @@ module engine_dispatch #(
           else $error("engine_dispatch: unknown mode %0d", cmd_i.mode);
         assert (!(cmd_i.mode == MODE_BP && cmd_i.stride == 2'd2 && cmd_i.out_row0[0]))
           else $error("engine_dispatch: stride-2 BP tile must start on an even row");
+        assert (cmd_i.in_h != '0 && cmd_i.in_w != '0 && cmd_i.out_rows != '0 && cmd_i.out_w != '0
+                && cmd_i.ib_rows != '0)
+          else $error("engine_dispatch: COMPUTE with an empty image or tile");
+        assert (32'(cmd_i.ib_rows) * 32'(cmd_i.in_w) <= IB_DEPTH)
+          else $error("engine_dispatch: IB rows %0d x %0d > IB_DEPTH %0d", cmd_i.ib_rows, cmd_i.in_w, IB_DEPTH);
+        assert (32'(cmd_i.out_rows) * 32'(cmd_i.out_w) <= OB_DEPTH)
+          else $error("engine_dispatch: tile %0d x %0d > OB_DEPTH %0d", cmd_i.out_rows, cmd_i.out_w, OB_DEPTH);
+        assert (32'(cmd_i.wb_base) + 32'(cmd_i.k) * 32'(cmd_i.k) <= WB_DEPTH)
+          else $error("engine_dispatch: kernel entries past WB_DEPTH %0d", WB_DEPTH);
+      end
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (rst_ni) begin
+      assert (!(load_wb_done_i && load_wb_q == '0)) else $error("engine_dispatch: LOAD_W done without one pending");
+      assert (!(compute_done_i && compute_q == '0)) else $error("engine_dispatch: COMPUTE done without one pending");
+      assert (!(store_wb_done_i && store_wb_q == '0)) else $error("engine_dispatch: STORE_W done without one pending");
+      for (int h = 0; h < 2; h++) begin
+        assert (!(ob_set_full_i[h] && ob_claim_q[h] == '0))
+          else $error("engine_dispatch: OB half %0d marked full without a tile on it", h);
       end
     end
   end

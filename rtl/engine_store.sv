@@ -103,8 +103,10 @@ module engine_store #(
     rd_word         = rd_is_wb_q ? wb_rdata_i[rd_lane_q] : ob_rdata_i[rd_half_q];  // TM == TN
   end
 
-  logic unused_fifo_ready;
-  assign unused_fifo_ready = fifo_ready;
+  // The read credit rule above keeps the FIFO from ever refusing a word.
+  always_ff @(posedge clk_i) begin
+    if (rst_ni) assert (!(rd_valid_q && !fifo_ready)) else $error("engine_store: output FIFO overflow");
+  end
 
   stream_fifo #(
     .WIDTH (TN * 32),

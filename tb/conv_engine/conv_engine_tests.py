@@ -9,6 +9,7 @@ compute phase, from the engine's per-command statistics).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import numpy as np
 from cocotb.clock import Clock
 
 from eftrain import HwConfig, fp32, oracle
-from eftrain.engine import Mode
+from eftrain.engine import Mode, Op
 from eftrain.schedule import Schedule, schedule_conv, schedule_fc
 from eftrain_tb.engine_driver import CommandStat, EngineDriver
 
@@ -110,13 +111,8 @@ def tile_utilisation(stats: list[CommandStat], passes_per_tile: int) -> list[tup
     return tiles
 
 
-async def run_layer(driver: EngineDriver, layer: Layer) -> list[tuple[int, float]]:
-    """Run one layer on the engine, check every word, return the per-tile figures."""
-    sched = layer.schedule
-    budget = 50 * (sched.n_load_beats + sched.n_store_beats) + 4 * sum(
-        c.count + c.out_rows * c.out_w * c.k * c.k for c in sched.commands) + 10_000
-    beats = await driver.run(sched.commands, sched.loads, sched.n_store_beats, budget)
-    got = sched.assemble(np.array(beats, dtype=np.uint32).reshape(-1, driver.tn))
+def check(layer: Layer, got: np.ndarray) -> None:
+    """Every word of ``got`` equals the oracle's, bit for bit."""
     want_bits, got_bits = fp32.bits(layer.expected), fp32.bits(got)
     bad = np.argwhere(want_bits != got_bits)
     if len(bad):
@@ -124,6 +120,27 @@ async def run_layer(driver: EngineDriver, layer: Layer) -> list[tuple[int, float
         raise AssertionError(
             f"{layer.name}: {len(bad)} of {want_bits.size} words differ from the oracle; first at "
             f"{first}: RTL {got_bits[first]:08x}, oracle {want_bits[first]:08x}")
+
+
+async def run_stream(driver: EngineDriver, layers: list[Layer]) -> None:
+    """Run the layers as ONE command stream (no wait between them) and check each."""
+    commands = [c for layer in layers for c in layer.schedule.commands]
+    loads = [a for layer in layers for a in layer.schedule.loads]
+    n_store = sum(layer.schedule.n_store_beats for layer in layers)
+    budget = 50 * (sum(len(a) for a in loads) + n_store) + 4 * sum(
+        c.count + c.out_rows * c.out_w * c.k * c.k for c in commands) + 10_000
+    beats = np.array(await driver.run(commands, loads, n_store, budget), dtype=np.uint32)
+    beats = beats.reshape(-1, driver.tn)
+    start = 0
+    for layer in layers:
+        n = layer.schedule.n_store_beats
+        check(layer, layer.schedule.assemble(beats[start:start + n]))
+        start += n
+
+
+async def run_layer(driver: EngineDriver, layer: Layer) -> list[tuple[int, float]]:
+    """Run one layer on the engine, check every word, return the per-tile figures."""
+    await run_stream(driver, [layer])
     return tile_utilisation(driver.stats, layer.passes_per_tile)
 
 
@@ -151,6 +168,34 @@ async def engine_random_layers(dut):
                       index, layer.name, len(tiles), min(cycles), max(cycles), 100 * macs / sum(cycles),
                       " (port stalls)" if driver.stall_probability else "")
     dut._log.info("%d random layers bit-exact (TN=%d)", n_layers, cfg.tn)
+
+
+@cocotb.test()
+async def engine_back_to_back(dut):
+    """Random layers of mixed phases streamed as one program: FP, BP and WU tiles of
+    different layers meet in the units (half reuse across layers, mode switches, LOAD_OUT
+    right after a dot-mode tile, weight reloads behind running computes)."""
+    driver, cfg, rng = await start(dut, stall_probability=0.2)
+    streams = int(os.environ["ENGINE_STREAMS"])
+    for index in range(streams):
+        layers = [random_layer(rng, cfg) for _ in range(int(rng.integers(2, 6)))]
+        await run_stream(driver, layers)
+        dut._log.info("stream %2d ok: %s", index, " | ".join(layer.name.split(" tile_rows")[0] for layer in layers))
+
+
+@cocotb.test()
+async def engine_same_half_reuse(dut):
+    """A program that uses IB half 0 for every pass: each COMPUTE must wait for the
+    LOAD_IN after the previous one, never start on the half being released."""
+    driver, cfg, rng = await start(dut)
+    tn = cfg.tn
+    layer = make_layer(rng, cfg, "FP", k=3, stride=1, pad=1, batch=2, n=2 * tn + 1, m=tn,
+                       hw=(6, 6), tile_rows=3)
+    layer.schedule.commands = [
+        dataclasses.replace(c, half=0) if c.op == Op.LOAD_IN
+        else dataclasses.replace(c, ib_half=0) if c.op == Op.COMPUTE else c
+        for c in layer.schedule.commands]
+    await run_stream(driver, [layer])
 
 
 @cocotb.test()

@@ -17,18 +17,20 @@ from eftrain_tb.rtl import REPO, filelist
 
 HERE = Path(__file__).resolve().parent
 
-# (TN, IB_DEPTH, OB_DEPTH, WB_DEPTH, random layers per run; ENGINE_LAYERS overrides)
+# (TN, IB_DEPTH, OB_DEPTH, WB_DEPTH, random layers, random multi-layer streams);
+# ENGINE_LAYERS and ENGINE_STREAMS override the counts.
 CONFIGS = {
-    "4x4": (4, 512, 512, 256, 160),
-    "8x8": (8, 512, 512, 256, 150),
-    "16x16": (16, 512, 512, 256, 3),
+    "4x4": (4, 512, 512, 256, 160, 12),
+    "8x8": (8, 512, 512, 256, 150, 8),
+    "16x16": (16, 512, 512, 256, 3, 0),
 }
 
 
 @pytest.mark.parametrize("config", list(CONFIGS))
 def test_conv_engine(config, request, seed):
-    tn, ib_depth, ob_depth, wb_depth, layers = CONFIGS[config]
+    tn, ib_depth, ob_depth, wb_depth, layers, streams = CONFIGS[config]
     layers = int(os.environ.get("ENGINE_LAYERS", layers))
+    streams = int(os.environ.get("ENGINE_STREAMS", streams))
     sim.run(
         top="conv_engine",
         test_module="conv_engine_tests",
@@ -38,7 +40,7 @@ def test_conv_engine(config, request, seed):
         rtl_tops=["conv_engine"],
         parameters={"TM": tn, "TN": tn, "IB_DEPTH": ib_depth, "OB_DEPTH": ob_depth, "WB_DEPTH": wb_depth},
         extra_env={"ENGINE_TN": str(tn), "ENGINE_IB_DEPTH": str(ib_depth), "ENGINE_OB_DEPTH": str(ob_depth),
-                   "ENGINE_WB_DEPTH": str(wb_depth), "ENGINE_LAYERS": str(layers)},
+                   "ENGINE_WB_DEPTH": str(wb_depth), "ENGINE_LAYERS": str(layers), "ENGINE_STREAMS": str(streams)},
         testcase=None if tn < 16 else "engine_random_layers",
     )
 
