@@ -62,8 +62,8 @@ module conv_engine #(
   if (TN < 2 || TN > 32 || (TN & (TN - 1)) != 0) begin : g_bad_tn
     $fatal(1, "conv_engine: TN must be a power of two in 2..32, got %0d", TN);
   end
-  if (IB_DEPTH > 65536 || OB_DEPTH > 65536 || WB_DEPTH > 65536) begin : g_bad_depth
-    $fatal(1, "conv_engine: buffer depths are limited to 65536 (16-bit command counts and addresses)");
+  if (IB_DEPTH > 65535 || OB_DEPTH > 65535 || WB_DEPTH > 65535) begin : g_bad_depth
+    $fatal(1, "conv_engine: buffer depths are limited to 65535 (16-bit command counts, addresses and depth registers)");
   end
   if (KMAX < 3 || KMAX > 7) begin : g_bad_kmax
     $fatal(1, "conv_engine: KMAX must be in 3..7, got %0d", KMAX);

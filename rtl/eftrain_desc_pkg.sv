@@ -52,7 +52,7 @@ package eftrain_desc_pkg;
     /// pad >= k.
     ERR_BAD_PAD = 8'd6,
     /// One of batch, n, m, h, w is 0 or above 4095, or the output has no pixel (h + 2*pad <
-    /// k or w + 2*pad < k).
+    /// k or w + 2*pad < k) or more than 4095 rows or columns.
     ERR_BAD_DIMENSION = 8'd7,
     /// tile_rows = 0, a tile overflowing OB or IB, weights overflowing WB, or an odd
     /// stride-2 BP tile that does not cover the whole image (the conservative rule of

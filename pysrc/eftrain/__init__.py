@@ -1,7 +1,9 @@
 """eftrain: the Python side of the EF-Train training-accelerator IP core.
 
 Modules: ``fp32`` (bit-exact fp32 units), ``oracle`` (reference and exact training
-maths), ``config`` (``HwConfig``).
+maths), ``config`` (``HwConfig``), ``engine`` (engine command format), ``schedule`` (a
+layer as engine commands), ``engine_model`` (command-level model), ``layout`` (DRAM
+layouts and transfers), ``descriptor`` (descriptor format, error codes, CSR map).
 """
 
 from eftrain.config import HwConfig

@@ -41,5 +41,5 @@ class HwConfig:
         if self.kmax < 3:
             raise ValueError(f"HwConfig.kmax must be at least 3, got {self.kmax}")
         for name in ("ib_depth", "ob_depth", "wb_depth"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"HwConfig.{name} must be > 0, got {getattr(self, name)}")
+            if not 0 < getattr(self, name) <= 65535:
+                raise ValueError(f"HwConfig.{name} must be in 1..65535, got {getattr(self, name)}")

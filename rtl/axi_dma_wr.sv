@@ -1,0 +1,196 @@
+/// AXI4 write DMA: writes the beats of its data stream to contiguous, beat-aligned DRAM
+/// ranges, in request order. Up to MAX_OUTSTANDING bursts in flight; every burst at most
+/// 256 beats, never across a 4 KB boundary. `wstrb` is all ones: requests are whole beats
+/// (`eftrain_top` keeps every transfer a multiple of the beat).
+///
+/// A SLVERR or DECERR response sets `error_o` (sticky until `clear_i`). With `drop_i`
+/// set, a request starts no AXI burst and its data beats are consumed and discarded, so
+/// a producer already sending them finishes (used after an error or an abort).
+module axi_dma_wr #(
+  parameter int unsigned DW              = 128,
+  parameter int unsigned AW              = 40,
+  parameter int unsigned IDW             = 4,
+  parameter int unsigned MAX_OUTSTANDING = 4
+) (
+  input  logic            clk_i,
+  input  logic            rst_ni,
+  /// Request: beat-aligned byte address, length in beats.
+  input  logic            req_valid_i,
+  output logic            req_ready_o,
+  input  logic [AW-1:0]   req_addr_i,
+  input  logic [31:0]     req_beats_i,
+  /// Data in, in request order.
+  input  logic            data_valid_i,
+  output logic            data_ready_o,
+  input  logic [DW-1:0]   data_i,
+  /// Control and status.
+  input  logic            drop_i,
+  input  logic            clear_i,
+  output logic            error_o,
+  output logic            idle_o,
+  /// One pulse per AXI beat / burst, for the performance counters.
+  output logic            beat_o,
+  output logic            burst_o,
+  // AXI4 write address, data and response channels.
+  output logic [IDW-1:0]  m_axi_awid,
+  output logic [AW-1:0]   m_axi_awaddr,
+  output logic [7:0]      m_axi_awlen,
+  output logic [2:0]      m_axi_awsize,
+  output logic [1:0]      m_axi_awburst,
+  output logic [3:0]      m_axi_awcache,
+  output logic [2:0]      m_axi_awprot,
+  output logic            m_axi_awvalid,
+  input  logic            m_axi_awready,
+  output logic [DW-1:0]   m_axi_wdata,
+  output logic [DW/8-1:0] m_axi_wstrb,
+  output logic            m_axi_wlast,
+  output logic            m_axi_wvalid,
+  input  logic            m_axi_wready,
+  /* verilator lint_off UNUSEDSIGNAL */
+  input  logic [IDW-1:0]  m_axi_bid,  // one ID: responses come in order
+  /* verilator lint_on UNUSEDSIGNAL */
+  input  logic [1:0]      m_axi_bresp,
+  input  logic            m_axi_bvalid,
+  output logic            m_axi_bready
+);
+
+  localparam int unsigned BEAT_BYTES = DW / 8;
+  localparam int unsigned CW = $clog2(MAX_OUTSTANDING + 1);
+
+  // ---- requests ----------------------------------------------------------------------
+  logic          split_req_valid, split_req_ready, drop_active_q;
+  logic [31:0]   drop_left_q;
+  logic          burst_valid, burst_ready, burst_last;
+  logic [AW-1:0] burst_addr;
+  logic [7:0]    burst_len;
+
+  assign split_req_valid = req_valid_i && !drop_i && !drop_active_q;
+  assign req_ready_o     = !drop_active_q && split_req_ready;
+
+  axi_burst_split #(
+    .AW         (AW),
+    .BEAT_BYTES (BEAT_BYTES)
+  ) u_split (
+    .clk_i         (clk_i),
+    .rst_ni        (rst_ni),
+    .req_valid_i   (split_req_valid),
+    .req_ready_o   (split_req_ready),
+    .req_addr_i    (req_addr_i),
+    .req_beats_i   (req_beats_i),
+    .burst_valid_o (burst_valid),
+    .burst_ready_i (burst_ready),
+    .burst_addr_o  (burst_addr),
+    .burst_len_o   (burst_len),
+    .burst_last_o  (burst_last)
+  );
+
+  logic unused_burst_last, unused_okay_bit;
+  assign unused_burst_last = burst_last;
+  assign unused_okay_bit   = m_axi_bresp[0];  // bit 1 set: SLVERR or DECERR
+
+  // ---- AW channel; each issued burst's length queues for the W channel -------------
+  logic [CW-1:0] outstanding_q;  // bursts issued whose response has not come back
+  logic          len_fifo_ready, len_valid, len_pop;
+  logic [7:0]    len_head;
+  logic [CW-1:0] len_count;
+
+  assign burst_ready = outstanding_q < CW'(MAX_OUTSTANDING) && len_fifo_ready
+                       && (!m_axi_awvalid || m_axi_awready);
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) begin
+      m_axi_awvalid <= 1'b0;
+    end else if (burst_valid && burst_ready) begin
+      m_axi_awvalid <= 1'b1;
+    end else if (m_axi_awready) begin
+      m_axi_awvalid <= 1'b0;
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (burst_valid && burst_ready) begin
+      m_axi_awaddr <= burst_addr;
+      m_axi_awlen  <= burst_len;
+    end
+  end
+
+  assign m_axi_awid    = '0;
+  assign m_axi_awsize  = 3'($clog2(BEAT_BYTES));
+  assign m_axi_awburst = 2'b01;  // INCR
+  assign m_axi_awcache = 4'b0011;
+  assign m_axi_awprot  = 3'b000;
+
+  stream_fifo #(
+    .WIDTH (8),
+    .DEPTH (MAX_OUTSTANDING)
+  ) u_len_fifo (
+    .clk_i       (clk_i),
+    .rst_ni      (rst_ni),
+    .in_valid_i  (burst_valid && burst_ready),
+    .in_ready_o  (len_fifo_ready),
+    .in_data_i   (burst_len),
+    .out_valid_o (len_valid),
+    .out_ready_i (len_pop),
+    .out_data_o  (len_head),
+    .count_o     (len_count)
+  );
+
+  // ---- W channel: beats of the head burst, from the data stream -----------------------
+  logic [7:0] beat_q;
+  logic       w_take, drop_beat;
+
+  assign drop_beat     = drop_active_q && !len_valid;  // real bursts before it drain first
+  assign m_axi_wvalid  = len_valid && data_valid_i;
+  assign m_axi_wdata   = data_i;
+  assign m_axi_wstrb   = '1;
+  assign m_axi_wlast   = beat_q == len_head;
+  assign w_take        = m_axi_wvalid && m_axi_wready;
+  assign len_pop       = w_take && m_axi_wlast;
+  assign data_ready_o  = (len_valid && m_axi_wready) || drop_beat;
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni)      beat_q <= '0;
+    else if (len_pop) beat_q <= '0;
+    else if (w_take)  beat_q <= beat_q + 8'd1;
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) begin
+      drop_active_q <= 1'b0;
+      drop_left_q   <= '0;
+    end else if (!drop_active_q) begin
+      if (req_valid_i && drop_i && req_ready_o) begin
+        drop_active_q <= req_beats_i != 32'd0;
+        drop_left_q   <= req_beats_i;
+      end
+    end else if (drop_beat && data_valid_i) begin
+      drop_left_q <= drop_left_q - 32'd1;
+      if (drop_left_q == 32'd1) drop_active_q <= 1'b0;
+    end
+  end
+
+  // ---- B channel ---------------------------------------------------------------------
+  logic b_take;
+
+  assign m_axi_bready = 1'b1;
+  assign b_take       = m_axi_bvalid && m_axi_bready;
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) outstanding_q <= '0;
+    else         outstanding_q <= outstanding_q + CW'(burst_valid && burst_ready) - CW'(b_take);
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni)                         error_o <= 1'b0;
+    else if (clear_i)                    error_o <= 1'b0;
+    else if (b_take && m_axi_bresp[1])   error_o <= 1'b1;
+  end
+
+  logic unused_len_count;
+  assign unused_len_count = ^len_count;
+
+  assign idle_o  = !burst_valid && !m_axi_awvalid && outstanding_q == '0 && !drop_active_q && !len_valid;
+  assign beat_o  = w_take;
+  assign burst_o = m_axi_awvalid && m_axi_awready;
+
+endmodule

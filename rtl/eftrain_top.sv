@@ -1,0 +1,378 @@
+/// The EF-Train training-accelerator core: the conv engine, its layer controller, an
+/// AXI4 master DMA to DRAM and AXI4-Lite control registers (docs/architecture.md, "The IP
+/// top level"). Software writes tensors and a chain of layer descriptors to DRAM, writes
+/// the chain's address to CHAIN_LO/HI, sets CTRL.START, and gets `irq` when the chain is
+/// done or has stopped on an error.
+module eftrain_top #(
+  /// Output lanes of the array; must equal TN.
+  parameter int unsigned TM             = 8,
+  /// Reduction width of the array (channels per DRAM channel group), a power of two;
+  /// TN * 32 must be at least AXI_DATA_WIDTH.
+  parameter int unsigned TN             = 8,
+  /// Largest kernel size.
+  parameter int unsigned KMAX           = 5,
+  /// Pixels per half of the input and output buffers.
+  parameter int unsigned IB_DEPTH       = 2048,
+  parameter int unsigned OB_DEPTH       = 2048,
+  /// Kernel-position entries of the weight buffer.
+  parameter int unsigned WB_DEPTH       = 1024,
+  /// AXI4 master data width (the ZCU102 HP ports are 128 bits).
+  parameter int unsigned AXI_DATA_WIDTH = 128,
+  /// AXI4 master address width.
+  parameter int unsigned AXI_ADDR_WIDTH = 40,
+  /// AXI4 master ID width.
+  parameter int unsigned AXI_ID_WIDTH   = 4
+) (
+  input  logic                        clk,
+  /// Active-low reset.
+  input  logic                        rst_n,
+  // AXI4-Lite slave: control and status registers.
+  input  logic [7:0]                  s_axil_awaddr,
+  input  logic [2:0]                  s_axil_awprot,
+  input  logic                        s_axil_awvalid,
+  output logic                        s_axil_awready,
+  input  logic [31:0]                 s_axil_wdata,
+  input  logic [3:0]                  s_axil_wstrb,
+  input  logic                        s_axil_wvalid,
+  output logic                        s_axil_wready,
+  output logic [1:0]                  s_axil_bresp,
+  output logic                        s_axil_bvalid,
+  input  logic                        s_axil_bready,
+  input  logic [7:0]                  s_axil_araddr,
+  input  logic [2:0]                  s_axil_arprot,
+  input  logic                        s_axil_arvalid,
+  output logic                        s_axil_arready,
+  output logic [31:0]                 s_axil_rdata,
+  output logic [1:0]                  s_axil_rresp,
+  output logic                        s_axil_rvalid,
+  input  logic                        s_axil_rready,
+  // AXI4 master: DRAM.
+  output logic [AXI_ID_WIDTH-1:0]     m_axi_awid,
+  output logic [AXI_ADDR_WIDTH-1:0]   m_axi_awaddr,
+  output logic [7:0]                  m_axi_awlen,
+  output logic [2:0]                  m_axi_awsize,
+  output logic [1:0]                  m_axi_awburst,
+  output logic                        m_axi_awlock,
+  output logic [3:0]                  m_axi_awcache,
+  output logic [2:0]                  m_axi_awprot,
+  output logic                        m_axi_awvalid,
+  input  logic                        m_axi_awready,
+  output logic [AXI_DATA_WIDTH-1:0]   m_axi_wdata,
+  output logic [AXI_DATA_WIDTH/8-1:0] m_axi_wstrb,
+  output logic                        m_axi_wlast,
+  output logic                        m_axi_wvalid,
+  input  logic                        m_axi_wready,
+  input  logic [AXI_ID_WIDTH-1:0]     m_axi_bid,
+  input  logic [1:0]                  m_axi_bresp,
+  input  logic                        m_axi_bvalid,
+  output logic                        m_axi_bready,
+  output logic [AXI_ID_WIDTH-1:0]     m_axi_arid,
+  output logic [AXI_ADDR_WIDTH-1:0]   m_axi_araddr,
+  output logic [7:0]                  m_axi_arlen,
+  output logic [2:0]                  m_axi_arsize,
+  output logic [1:0]                  m_axi_arburst,
+  output logic                        m_axi_arlock,
+  output logic [3:0]                  m_axi_arcache,
+  output logic [2:0]                  m_axi_arprot,
+  output logic                        m_axi_arvalid,
+  input  logic                        m_axi_arready,
+  input  logic [AXI_ID_WIDTH-1:0]     m_axi_rid,
+  input  logic [AXI_DATA_WIDTH-1:0]   m_axi_rdata,
+  input  logic [1:0]                  m_axi_rresp,
+  input  logic                        m_axi_rlast,
+  input  logic                        m_axi_rvalid,
+  output logic                        m_axi_rready,
+  /// Interrupt: the chain ended (IRQ.pending) and CTRL.IRQ_ENABLE is set.
+  output logic                        irq
+);
+
+  import eftrain_desc_pkg::*;
+  import engine_cmd_pkg::*;
+
+  localparam int unsigned ENGINE_W = TN * 32;
+  localparam int unsigned RATIO    = ENGINE_W / AXI_DATA_WIDTH;
+
+  if (ENGINE_W < AXI_DATA_WIDTH) begin : g_bad_width
+    $fatal(1, "eftrain_top: TN * 32 (%0d) must be at least AXI_DATA_WIDTH (%0d): every pixel transfer is whole beats", ENGINE_W, AXI_DATA_WIDTH);
+  end
+
+  // ---- resets: the port, and the datapath reset after a stop or a soft reset ---------
+  logic dp_reset, dp_rst_n;
+  always_ff @(posedge clk) begin
+    dp_rst_n <= rst_n && !dp_reset;
+  end
+
+  // ---- registers ----------------------------------------------------------------------
+  logic        start, abort, soft_reset;
+  logic [63:0] chain_addr;
+  logic        busy, done, error, irq_set;
+  logic [7:0]  code;
+  logic [15:0] index;
+  logic [31:0] desc_done;
+  logic [NUM_COUNTERS-1:0][63:0] counters;
+
+  eftrain_csr #(
+    .TM (TM), .TN (TN), .KMAX (KMAX), .IB_DEPTH (IB_DEPTH), .OB_DEPTH (OB_DEPTH),
+    .WB_DEPTH (WB_DEPTH), .AXI_DATA_WIDTH (AXI_DATA_WIDTH), .AXI_ADDR_WIDTH (AXI_ADDR_WIDTH)
+  ) u_csr (
+    .clk_i          (clk),
+    .rst_ni         (rst_n),
+    .s_axil_awaddr  (s_axil_awaddr),
+    .s_axil_awprot  (s_axil_awprot),
+    .s_axil_awvalid (s_axil_awvalid),
+    .s_axil_awready (s_axil_awready),
+    .s_axil_wdata   (s_axil_wdata),
+    .s_axil_wstrb   (s_axil_wstrb),
+    .s_axil_wvalid  (s_axil_wvalid),
+    .s_axil_wready  (s_axil_wready),
+    .s_axil_bresp   (s_axil_bresp),
+    .s_axil_bvalid  (s_axil_bvalid),
+    .s_axil_bready  (s_axil_bready),
+    .s_axil_araddr  (s_axil_araddr),
+    .s_axil_arprot  (s_axil_arprot),
+    .s_axil_arvalid (s_axil_arvalid),
+    .s_axil_arready (s_axil_arready),
+    .s_axil_rdata   (s_axil_rdata),
+    .s_axil_rresp   (s_axil_rresp),
+    .s_axil_rvalid  (s_axil_rvalid),
+    .s_axil_rready  (s_axil_rready),
+    .start_o        (start),
+    .abort_o        (abort),
+    .soft_reset_o   (soft_reset),
+    .chain_addr_o   (chain_addr),
+    .busy_i         (busy),
+    .done_i         (done),
+    .error_i        (error),
+    .code_i         (code),
+    .index_i        (index),
+    .desc_done_i    (desc_done),
+    .irq_set_i      (irq_set),
+    .counters_i     (counters),
+    .irq_o          (irq)
+  );
+
+  // ---- layer controller -----------------------------------------------------------------
+  logic                      cmd_valid, cmd_ready, engine_idle;
+  engine_cmd_t               cmd;
+  logic                      rd_req_valid, rd_req_ready, wr_req_valid, wr_req_ready;
+  logic [AXI_ADDR_WIDTH-1:0] rd_req_addr, wr_req_addr;
+  logic [31:0]               rd_req_beats, wr_req_beats;
+  logic                      fetch, ctrl_rd_ready;
+  logic                      rd_valid, rd_ready, rd_error, rd_idle, wr_error, wr_idle;
+  logic [AXI_DATA_WIDTH-1:0] rd_data;
+  logic                      dma_drop, dma_clear;
+
+  layer_ctrl #(
+    .TN (TN), .KMAX (KMAX), .IB_DEPTH (IB_DEPTH), .OB_DEPTH (OB_DEPTH), .WB_DEPTH (WB_DEPTH),
+    .AXI_DATA_WIDTH (AXI_DATA_WIDTH), .AXI_ADDR_WIDTH (AXI_ADDR_WIDTH)
+  ) u_ctrl (
+    .clk_i           (clk),
+    .rst_ni          (rst_n),
+    .start_i         (start),
+    .abort_i         (abort),
+    .soft_reset_i    (soft_reset),
+    .chain_addr_i    (chain_addr),
+    .cmd_valid_o     (cmd_valid),
+    .cmd_ready_i     (cmd_ready),
+    .cmd_o           (cmd),
+    .engine_idle_i   (engine_idle),
+    .rd_req_valid_o  (rd_req_valid),
+    .rd_req_ready_i  (rd_req_ready),
+    .rd_req_addr_o   (rd_req_addr),
+    .rd_req_beats_o  (rd_req_beats),
+    .fetch_o         (fetch),
+    .rd_data_valid_i (rd_valid),
+    .rd_data_ready_o (ctrl_rd_ready),
+    .rd_data_i       (rd_data),
+    .rd_error_i      (rd_error),
+    .rd_idle_i       (rd_idle),
+    .wr_req_valid_o  (wr_req_valid),
+    .wr_req_ready_i  (wr_req_ready),
+    .wr_req_addr_o   (wr_req_addr),
+    .wr_req_beats_o  (wr_req_beats),
+    .wr_error_i      (wr_error),
+    .wr_idle_i       (wr_idle),
+    .dma_drop_o      (dma_drop),
+    .dma_clear_o     (dma_clear),
+    .dp_reset_o      (dp_reset),
+    .busy_o          (busy),
+    .done_o          (done),
+    .error_o         (error),
+    .code_o          (code),
+    .index_o         (index),
+    .desc_done_o     (desc_done),
+    .irq_set_o       (irq_set)
+  );
+
+  // ---- DMA -------------------------------------------------------------------------------
+  logic rd_beat, rd_burst, wr_beat, wr_burst;
+  logic st_axi_valid, st_axi_ready;
+  logic [AXI_DATA_WIDTH-1:0] st_axi_data;
+
+  axi_dma_rd #(
+    .DW (AXI_DATA_WIDTH), .AW (AXI_ADDR_WIDTH), .IDW (AXI_ID_WIDTH), .MAX_OUTSTANDING (4)
+  ) u_dma_rd (
+    .clk_i         (clk),
+    .rst_ni        (dp_rst_n),
+    .req_valid_i   (rd_req_valid),
+    .req_ready_o   (rd_req_ready),
+    .req_addr_i    (rd_req_addr),
+    .req_beats_i   (rd_req_beats),
+    .data_valid_o  (rd_valid),
+    .data_ready_i  (rd_ready),
+    .data_o        (rd_data),
+    .drop_i        (dma_drop),
+    .clear_i       (dma_clear),
+    .error_o       (rd_error),
+    .idle_o        (rd_idle),
+    .beat_o        (rd_beat),
+    .burst_o       (rd_burst),
+    .m_axi_arid    (m_axi_arid),
+    .m_axi_araddr  (m_axi_araddr),
+    .m_axi_arlen   (m_axi_arlen),
+    .m_axi_arsize  (m_axi_arsize),
+    .m_axi_arburst (m_axi_arburst),
+    .m_axi_arcache (m_axi_arcache),
+    .m_axi_arprot  (m_axi_arprot),
+    .m_axi_arvalid (m_axi_arvalid),
+    .m_axi_arready (m_axi_arready),
+    .m_axi_rid     (m_axi_rid),
+    .m_axi_rdata   (m_axi_rdata),
+    .m_axi_rresp   (m_axi_rresp),
+    .m_axi_rlast   (m_axi_rlast),
+    .m_axi_rvalid  (m_axi_rvalid),
+    .m_axi_rready  (m_axi_rready)
+  );
+
+  axi_dma_wr #(
+    .DW (AXI_DATA_WIDTH), .AW (AXI_ADDR_WIDTH), .IDW (AXI_ID_WIDTH), .MAX_OUTSTANDING (4)
+  ) u_dma_wr (
+    .clk_i         (clk),
+    .rst_ni        (dp_rst_n),
+    .req_valid_i   (wr_req_valid),
+    .req_ready_o   (wr_req_ready),
+    .req_addr_i    (wr_req_addr),
+    .req_beats_i   (wr_req_beats),
+    .data_valid_i  (st_axi_valid),
+    .data_ready_o  (st_axi_ready),
+    .data_i        (st_axi_data),
+    .drop_i        (dma_drop),
+    .clear_i       (dma_clear),
+    .error_o       (wr_error),
+    .idle_o        (wr_idle),
+    .beat_o        (wr_beat),
+    .burst_o       (wr_burst),
+    .m_axi_awid    (m_axi_awid),
+    .m_axi_awaddr  (m_axi_awaddr),
+    .m_axi_awlen   (m_axi_awlen),
+    .m_axi_awsize  (m_axi_awsize),
+    .m_axi_awburst (m_axi_awburst),
+    .m_axi_awcache (m_axi_awcache),
+    .m_axi_awprot  (m_axi_awprot),
+    .m_axi_awvalid (m_axi_awvalid),
+    .m_axi_awready (m_axi_awready),
+    .m_axi_wdata   (m_axi_wdata),
+    .m_axi_wstrb   (m_axi_wstrb),
+    .m_axi_wlast   (m_axi_wlast),
+    .m_axi_wvalid  (m_axi_wvalid),
+    .m_axi_wready  (m_axi_wready),
+    .m_axi_bid     (m_axi_bid),
+    .m_axi_bresp   (m_axi_bresp),
+    .m_axi_bvalid  (m_axi_bvalid),
+    .m_axi_bready  (m_axi_bready)
+  );
+
+  assign m_axi_awlock = 1'b0;
+  assign m_axi_arlock = 1'b0;
+
+  // ---- engine, with the width converters between AXI beats and pixel beats ----------
+  logic                ld_up_valid, ld_valid, ld_ready;
+  logic [ENGINE_W-1:0] ld_data;
+  logic                st_valid, st_ready;
+  logic [ENGINE_W-1:0] st_data;
+  logic                up_ready;
+
+  // Read data goes to the controller while it fetches a descriptor, to the engine else.
+  assign ld_up_valid = rd_valid && !fetch;
+  assign rd_ready    = fetch ? ctrl_rd_ready : up_ready;
+
+  stream_upsize #(.IN_W (AXI_DATA_WIDTH), .RATIO (RATIO)) u_upsize (
+    .clk_i       (clk),
+    .rst_ni      (dp_rst_n),
+    .in_valid_i  (ld_up_valid),
+    .in_ready_o  (up_ready),
+    .in_data_i   (rd_data),
+    .out_valid_o (ld_valid),
+    .out_ready_i (ld_ready),
+    .out_data_o  (ld_data)
+  );
+
+  logic mac, stall_load, stall_store, stall_hazard, stall_drain, stat_valid;
+  logic [31:0] stat_start, stat_end, stat_macs;
+
+  conv_engine #(
+    .TM (TM), .TN (TN), .KMAX (KMAX), .IB_DEPTH (IB_DEPTH), .OB_DEPTH (OB_DEPTH), .WB_DEPTH (WB_DEPTH)
+  ) u_engine (
+    .clk_i              (clk),
+    .rst_ni             (dp_rst_n),
+    .cmd_valid_i        (cmd_valid),
+    .cmd_ready_o        (cmd_ready),
+    .cmd_i              (cmd),
+    .ld_valid_i         (ld_valid),
+    .ld_ready_o         (ld_ready),
+    .ld_data_i          (ld_data),
+    .st_valid_o         (st_valid),
+    .st_ready_i         (st_ready),
+    .st_data_o          (st_data),
+    .idle_o             (engine_idle),
+    .mac_o              (mac),
+    .stall_load_o       (stall_load),
+    .stall_store_o      (stall_store),
+    .stall_hazard_o     (stall_hazard),
+    .stall_drain_o      (stall_drain),
+    .stat_valid_o       (stat_valid),
+    .stat_start_cycle_o (stat_start),
+    .stat_end_cycle_o   (stat_end),
+    .stat_mac_cycles_o  (stat_macs)
+  );
+
+  stream_downsize #(.OUT_W (AXI_DATA_WIDTH), .RATIO (RATIO)) u_downsize (
+    .clk_i       (clk),
+    .rst_ni      (dp_rst_n),
+    .in_valid_i  (st_valid),
+    .in_ready_o  (st_ready),
+    .in_data_i   (st_data),
+    .out_valid_o (st_axi_valid),
+    .out_ready_i (st_axi_ready),
+    .out_data_o  (st_axi_data)
+  );
+
+  logic unused_stats;
+  assign unused_stats = ^{stall_drain, stat_valid, stat_start, stat_end, stat_macs};
+
+  // ---- performance counters (cleared by reset and by CTRL.SOFT_RESET) ----------------
+  logic [NUM_COUNTERS-1:0] tick;
+
+  always_comb begin
+    tick                    = '0;
+    tick[CNT_CYCLES]        = 1'b1;
+    tick[CNT_BUSY]          = busy;
+    tick[CNT_MAC]           = mac;
+    tick[CNT_STALL_LOAD]    = stall_load;
+    tick[CNT_STALL_STORE]   = stall_store;
+    tick[CNT_STALL_HAZARD]  = stall_hazard;
+    tick[CNT_AXI_RD_BEATS]  = rd_beat;
+    tick[CNT_AXI_RD_BURSTS] = rd_burst;
+    tick[CNT_AXI_WR_BEATS]  = wr_beat;
+    tick[CNT_AXI_WR_BURSTS] = wr_burst;
+  end
+
+  always_ff @(posedge clk) begin
+    if (!rst_n || soft_reset) begin
+      counters <= '0;
+    end else begin
+      for (int c = 0; c < NUM_COUNTERS; c++) counters[c] <= counters[c] + 64'(tick[c]);
+    end
+  end
+
+endmodule

@@ -1,0 +1,602 @@
+/// Layer controller of the EF-Train core: follows a chain of layer descriptors in DRAM,
+/// validates each one completely before it touches DRAM, and runs its tile loops by
+/// emitting engine commands together with the DMA transfers that feed and drain them
+/// (docs/architecture.md, "The IP top level"; the loop order is `eftrain.schedule`'s, the
+/// transfers those of `eftrain.layout.transfers`).
+///
+/// One descriptor at a time: its commands all complete (engine and DMA idle) before the
+/// next descriptor is fetched. A DMA error or an abort stops emitting, lets the commands
+/// already emitted finish with the DMA in drop mode (no further AXI traffic), resets the
+/// datapath and reports; a soft reset does the same and reports nothing.
+module layer_ctrl #(
+  parameter int unsigned TN             = 8,
+  parameter int unsigned KMAX           = 5,
+  parameter int unsigned IB_DEPTH       = 2048,
+  parameter int unsigned OB_DEPTH       = 2048,
+  parameter int unsigned WB_DEPTH       = 1024,
+  parameter int unsigned AXI_DATA_WIDTH = 128,
+  parameter int unsigned AXI_ADDR_WIDTH = 40
+) (
+  input  logic                        clk_i,
+  input  logic                        rst_ni,
+  /// From the CSRs.
+  input  logic                        start_i,
+  input  logic                        abort_i,
+  input  logic                        soft_reset_i,
+  input  logic [63:0]                 chain_addr_i,
+  /// Engine command port and idle flag.
+  output logic                        cmd_valid_o,
+  input  logic                        cmd_ready_i,
+  output engine_cmd_pkg::engine_cmd_t cmd_o,
+  input  logic                        engine_idle_i,
+  /// Read DMA: requests, and the descriptor's beats while `fetch_o` routes them here.
+  output logic                        rd_req_valid_o,
+  input  logic                        rd_req_ready_i,
+  output logic [AXI_ADDR_WIDTH-1:0]   rd_req_addr_o,
+  output logic [31:0]                 rd_req_beats_o,
+  output logic                        fetch_o,
+  input  logic                        rd_data_valid_i,
+  output logic                        rd_data_ready_o,
+  input  logic [AXI_DATA_WIDTH-1:0]   rd_data_i,
+  input  logic                        rd_error_i,
+  input  logic                        rd_idle_i,
+  /// Write DMA requests.
+  output logic                        wr_req_valid_o,
+  input  logic                        wr_req_ready_i,
+  output logic [AXI_ADDR_WIDTH-1:0]   wr_req_addr_o,
+  output logic [31:0]                 wr_req_beats_o,
+  input  logic                        wr_error_i,
+  input  logic                        wr_idle_i,
+  /// DMA drop mode (stopping) and error clear; datapath reset after a stop.
+  output logic                        dma_drop_o,
+  output logic                        dma_clear_o,
+  output logic                        dp_reset_o,
+  /// Status.
+  output logic                        busy_o,
+  output logic                        done_o,
+  output logic                        error_o,
+  output logic [7:0]                  code_o,
+  output logic [15:0]                 index_o,
+  output logic [31:0]                 desc_done_o,
+  output logic                        irq_set_o
+);
+
+  import eftrain_desc_pkg::*;
+  import engine_cmd_pkg::*;
+
+  localparam int unsigned BEAT_BYTES  = AXI_DATA_WIDTH / 8;
+  localparam int unsigned DESC_BEATS  = DESC_BYTES / BEAT_BYTES;
+  localparam int unsigned PIXEL_BYTES = TN * 4;           // one channel group of a pixel
+  localparam int unsigned LOG_TN      = $clog2(TN);
+  localparam int unsigned PIXEL_BEATS_SHIFT = $clog2(PIXEL_BYTES / BEAT_BYTES);
+
+  typedef enum logic [3:0] {
+    Idle,       // waiting for CTRL.START
+    Fetch,      // request the descriptor
+    FetchData,  // collect its beats
+    Derive,     // compute the layer's derived sizes
+    Check,      // validate: first failing rule wins
+    WeightLoad, // FP/BP: LOAD_W of every block of this outer tile
+    Tile,       // geometry of the next row tile
+    OutLoad,    // WU: LOAD_OUT of the dy tile
+    InLoad,     // LOAD_IN of one channel tile's rows
+    Compute,    // COMPUTE of that pass
+    StoreOut,   // FP/BP: STORE_OUT of the tile
+    StoreW,     // WU: STORE_W of every dW block of this outer tile
+    Drain,      // wait for the descriptor's commands to finish
+    Stop        // error, abort or soft reset: drain in drop mode, then reset the datapath
+  } state_e;
+
+  state_e state_q;
+
+  // ---- the descriptor and what follows from it ---------------------------------------
+  // flags, lr and the reserved bits are not used by this release.
+  /* verilator lint_off UNUSEDSIGNAL */
+  desc_t                    desc_q;
+  /* verilator lint_on UNUSEDSIGNAL */
+  logic [DESC_BYTES*8-1:0]  desc_bits_q;
+  logic [$clog2(DESC_BEATS + 1)-1:0] beat_q;
+  // Descriptor and tensor addresses are 64-bit fields; the AXI address has
+  // AXI_ADDR_WIDTH bits (tensor ranges are checked against it).
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic [63:0]              addr_q;       // this descriptor's address
+  /* verilator lint_on UNUSEDSIGNAL */
+  logic [15:0]              index_q;
+  logic [31:0]              desc_done_q;
+
+  assign desc_q = desc_t'(desc_bits_q);
+
+  logic        is_fp, is_bp, is_wu;
+  logic [15:0] ho_q, wo_q, ng_q, mg_q, out_h_q, out_w_q, in_img_h_q, in_img_w_q, rows_q;
+  logic [15:0] outer_n_q, inner_n_q;
+  logic [31:0] kk_q;                      // K*K
+  logic [63:0] act_in_bytes_q, act_aux_bytes_q, act_out_bytes_q, wgt_bytes_q;
+
+  assign is_fp = desc_q.opcode == OP_CONV_FP;
+  assign is_bp = desc_q.opcode == OP_CONV_BP;
+  assign is_wu = desc_q.opcode == OP_CONV_WU;
+
+  // Output size (h + 2 pad - k) / s + 1, signed so that "no output pixel" shows.
+  logic signed [19:0] ho_s, wo_s;
+  assign ho_s = (($signed({4'd0, desc_q.h}) + 20'sd2 * $signed({16'd0, desc_q.pad}) - $signed({16'd0, desc_q.k}))
+                 >>> (desc_q.stride == 4'd2 ? 1 : 0)) + 20'sd1;
+  assign wo_s = (($signed({4'd0, desc_q.w}) + 20'sd2 * $signed({16'd0, desc_q.pad}) - $signed({16'd0, desc_q.k}))
+                 >>> (desc_q.stride == 4'd2 ? 1 : 0)) + 20'sd1;
+
+  /// Channel groups of `c` channels: ceil(c / TN).
+  function automatic logic [31:0] groups(logic [15:0] c);
+    return (32'(c) + 32'(TN - 1)) >> LOG_TN;
+  endfunction
+
+  /// Bytes of an activation tensor [b][ceil(c/TN)][h][w][TN].
+  function automatic logic [63:0] act_bytes(logic [15:0] b, logic [15:0] c, logic [15:0] h, logic [15:0] w);
+    return 64'(b) * 64'(groups(c)) * 64'(h) * 64'(w) * 64'(PIXEL_BYTES);
+  endfunction
+
+  // ---- validation (eftrain.descriptor.validate, same order) -------------------------
+  logic [7:0]  check_code;
+  logic [31:0] rows_fit, ib_rows_fit, ib_w_fit, blocks_fit, out_h_fit;
+  logic [64:0] limit;
+
+  always_comb begin
+    out_h_fit   = 32'(out_h_q);
+    rows_fit    = (32'(desc_q.tile_rows) < out_h_fit) ? 32'(desc_q.tile_rows) : out_h_fit;
+    if (is_bp) begin
+      ib_rows_fit = (rows_fit + 32'(desc_q.k) - 32'd1 + 32'(desc_q.stride) - 32'd1) / 32'(desc_q.stride);
+      if (ib_rows_fit > 32'(ho_q)) ib_rows_fit = 32'(ho_q);
+      ib_w_fit    = 32'(wo_q);
+      blocks_fit  = 32'(mg_q);
+    end else begin
+      ib_rows_fit = (rows_fit - 32'd1) * 32'(desc_q.stride) + 32'(desc_q.k);
+      if (ib_rows_fit > 32'(desc_q.h)) ib_rows_fit = 32'(desc_q.h);
+      ib_w_fit    = 32'(desc_q.w);
+      blocks_fit  = 32'(ng_q);
+    end
+    limit = 65'd1 << AXI_ADDR_WIDTH;
+
+    check_code = ERR_NONE;
+    if (desc_q.magic != MAGIC)                                  check_code = ERR_BAD_MAGIC;
+    else if (desc_q.version != VERSION)                         check_code = ERR_BAD_VERSION;
+    else if (!(is_fp || is_bp || is_wu))                        check_code = ERR_BAD_OPCODE;
+    else if (desc_q.k == 4'd0 || 32'(desc_q.k) > KMAX)          check_code = ERR_BAD_KERNEL;
+    else if (!(desc_q.stride inside {4'd1, 4'd2}))              check_code = ERR_BAD_STRIDE;
+    else if (desc_q.pad >= desc_q.k)                            check_code = ERR_BAD_PAD;
+    else if (desc_q.batch == '0 || desc_q.n == '0 || desc_q.m == '0 || desc_q.h == '0 || desc_q.w == '0
+             || 32'(desc_q.batch) > MAX_DIM || 32'(desc_q.n) > MAX_DIM || 32'(desc_q.m) > MAX_DIM
+             || 32'(desc_q.h) > MAX_DIM || 32'(desc_q.w) > MAX_DIM || ho_s < 1 || wo_s < 1
+             || ho_s > $signed(20'(MAX_DIM)) || wo_s > $signed(20'(MAX_DIM)))
+                                                                check_code = ERR_BAD_DIMENSION;
+    else if (desc_q.tile_rows == '0
+             || rows_fit * 32'(out_w_q) > OB_DEPTH
+             || ib_rows_fit * ib_w_fit > IB_DEPTH
+             || blocks_fit * kk_q > WB_DEPTH
+             || (is_bp && desc_q.stride == 4'd2 && rows_fit[0] && rows_fit < out_h_fit))
+                                                                check_code = ERR_TILE_TOO_LARGE;
+    else if (desc_q.in_addr[5:0] != '0 || desc_q.out_addr[5:0] != '0
+             || (!is_wu && desc_q.wgt_addr[5:0] != '0) || (is_wu && desc_q.aux_addr[5:0] != '0))
+                                                                check_code = ERR_UNALIGNED_ADDRESS;
+    else if (65'(desc_q.in_addr) + 65'(act_in_bytes_q) > limit
+             || 65'(desc_q.out_addr) + 65'(is_wu ? wgt_bytes_q : act_out_bytes_q) > limit
+             || (!is_wu && 65'(desc_q.wgt_addr) + 65'(wgt_bytes_q) > limit)
+             || (is_wu && 65'(desc_q.aux_addr) + 65'(act_aux_bytes_q) > limit))
+                                                                check_code = ERR_ADDRESS_RANGE;
+  end
+
+  // ---- loop counters and the tile geometry -------------------------------------------
+  logic [15:0] outer_q, inner_q, b_q, r0_q, tile_rows_q, lo_q, hi_q, tile_rows_d;
+  logic        ib_half_q, ob_half_q;
+  logic signed [19:0] lo_s, hi_s;
+
+  always_comb begin
+    // Rows of the next tile: rows_q, or what is left of the image.
+    tile_rows_d = 32'(r0_q) + 32'(rows_q) > 32'(out_h_q) ? out_h_q - r0_q : rows_q;
+    // Rows of the IB image that output rows [r0, r0 + rows) read (schedule._Geometry.ib_rows).
+    if (is_bp) begin
+      lo_s = $signed({4'd0, r0_q}) + $signed({16'd0, desc_q.pad}) - $signed({16'd0, desc_q.k}) + 20'sd1;
+      lo_s = desc_q.stride == 4'd2 ? (lo_s + 20'sd1) >>> 1 : lo_s;   // ceil(./s)
+      hi_s = (($signed({4'd0, r0_q}) + $signed({4'd0, tile_rows_q}) - 20'sd1 + $signed({16'd0, desc_q.pad}))
+              >>> (desc_q.stride == 4'd2 ? 1 : 0)) + 20'sd1;
+    end else begin
+      lo_s = $signed({4'd0, r0_q}) * $signed({16'd0, desc_q.stride}) - $signed({16'd0, desc_q.pad});
+      hi_s = ($signed({4'd0, r0_q}) + $signed({4'd0, tile_rows_d}) - 20'sd1) * $signed({16'd0, desc_q.stride})
+             - $signed({16'd0, desc_q.pad}) + $signed({16'd0, desc_q.k});
+    end
+    if (lo_s < 0) lo_s = '0;
+    if (hi_s > $signed({4'd0, in_img_h_q})) hi_s = $signed({4'd0, in_img_h_q});
+    if (lo_s >= hi_s) begin
+      // No kernel position reaches these rows (stride-2 BP): COMPUTE still needs a full
+      // IB half, so load the last row, which every position misses.
+      lo_s = $signed({4'd0, in_img_h_q}) - 20'sd1;
+      hi_s = $signed({4'd0, in_img_h_q});
+    end
+  end
+
+  // ---- the emission of the current state ----------------------------------------------
+  engine_cmd_t cmd;
+  logic        need_cmd, need_rd, need_wr;
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic [63:0] rd_addr, wr_addr;
+  /* verilator lint_on UNUSEDSIGNAL */
+  logic [31:0] rd_beats, wr_beats;
+  logic [15:0] mt, nt, in_groups, ch;
+  logic [63:0] block_bytes;
+
+  always_comb begin
+    // Blocks of this step: (mt, nt) by phase; FP/WU iterate nt inside, BP mt inside.
+    mt          = is_bp ? inner_q : outer_q;
+    nt          = is_bp ? outer_q : inner_q;
+    in_groups   = is_bp ? mg_q : ng_q;
+    ch          = inner_q;
+    block_bytes = 64'(kk_q) * 64'(TN * TN * 4);
+    cmd         = '0;
+    need_cmd    = 1'b0;
+    need_rd     = 1'b0;
+    need_wr     = 1'b0;
+    rd_addr     = '0;
+    wr_addr     = '0;
+    rd_beats    = '0;
+    wr_beats    = '0;
+    unique case (state_q)
+      WeightLoad: begin
+        need_cmd     = 1'b1;
+        need_rd      = 1'b1;
+        cmd.op       = OP_LOAD_W;
+        cmd.wb_addr  = 16'(32'(inner_q) * kk_q);
+        cmd.count    = 16'(kk_q * TN);
+        rd_addr      = desc_q.wgt_addr + (64'(mt) * 64'(ng_q) + 64'(nt)) * block_bytes;
+        rd_beats     = 32'(block_bytes / BEAT_BYTES);
+      end
+      OutLoad: begin
+        need_cmd  = 1'b1;
+        need_rd   = 1'b1;
+        cmd.op    = OP_LOAD_OUT;
+        cmd.half  = ob_half_q;
+        cmd.count = 16'(32'(tile_rows_q) * 32'(wo_q));
+        rd_addr   = desc_q.aux_addr
+                    + ((64'(b_q) * 64'(mg_q) + 64'(outer_q)) * 64'(ho_q) + 64'(r0_q)) * 64'(wo_q) * PIXEL_BYTES;
+        rd_beats  = (32'(tile_rows_q) * 32'(wo_q)) << PIXEL_BEATS_SHIFT;
+      end
+      InLoad: begin
+        need_cmd  = 1'b1;
+        need_rd   = 1'b1;
+        cmd.op    = OP_LOAD_IN;
+        cmd.half  = ib_half_q;
+        cmd.count = 16'(32'(hi_q - lo_q) * 32'(in_img_w_q));
+        rd_addr   = desc_q.in_addr
+                    + ((64'(b_q) * 64'(in_groups) + 64'(ch)) * 64'(in_img_h_q) + 64'(lo_q)) * 64'(in_img_w_q)
+                      * PIXEL_BYTES;
+        rd_beats  = (32'(hi_q - lo_q) * 32'(in_img_w_q)) << PIXEL_BEATS_SHIFT;
+      end
+      Compute: begin
+        need_cmd       = 1'b1;
+        cmd.op         = OP_COMPUTE;
+        cmd.mode       = is_fp ? MODE_FP : (is_bp ? MODE_BP : MODE_WU);
+        cmd.k          = 3'(desc_q.k);
+        cmd.stride     = 2'(desc_q.stride);
+        cmd.pad        = 3'(desc_q.pad);
+        cmd.ib_half    = ib_half_q;
+        cmd.ob_half    = ob_half_q;
+        cmd.in_h       = 12'(in_img_h_q);
+        cmd.in_w       = 12'(in_img_w_q);
+        cmd.ib_row0    = 12'(lo_q);
+        cmd.ib_rows    = 12'(hi_q - lo_q);
+        cmd.out_row0   = 12'(r0_q);
+        cmd.out_rows   = 12'(tile_rows_q);
+        cmd.out_w      = 12'(out_w_q);
+        cmd.wb_base    = 16'(32'(inner_q) * kk_q);
+        cmd.acc_init   = is_wu ? (b_q == '0 && r0_q == '0) : (inner_q == '0);
+        cmd.ob_done    = inner_q == inner_n_q - 16'd1;
+        cmd.ib_release = 1'b1;
+      end
+      StoreOut: begin
+        need_cmd  = 1'b1;
+        need_wr   = 1'b1;
+        cmd.op    = OP_STORE_OUT;
+        cmd.half  = ob_half_q;
+        cmd.count = 16'(32'(tile_rows_q) * 32'(out_w_q));
+        wr_addr   = desc_q.out_addr
+                    + ((64'(b_q) * 64'(outer_n_q) + 64'(outer_q)) * 64'(out_h_q) + 64'(r0_q)) * 64'(out_w_q)
+                      * PIXEL_BYTES;
+        wr_beats  = (32'(tile_rows_q) * 32'(out_w_q)) << PIXEL_BEATS_SHIFT;
+      end
+      StoreW: begin
+        need_cmd    = 1'b1;
+        need_wr     = 1'b1;
+        cmd.op      = OP_STORE_W;
+        cmd.wb_addr = 16'(32'(inner_q) * kk_q);
+        cmd.count   = 16'(kk_q * TN);
+        wr_addr     = desc_q.out_addr + (64'(outer_q) * 64'(ng_q) + 64'(inner_q)) * block_bytes;
+        wr_beats    = 32'(block_bytes / BEAT_BYTES);
+      end
+      default: ;
+    endcase
+  end
+
+  // Each emission hands a command to the engine and a request to a DMA; either may be
+  // accepted first. A stop waits until no emission is half done (a LOAD without its
+  // transfer, or a transfer without its command, would never drain) and the descriptor
+  // fetch is complete.
+  logic cmd_sent_q, rd_sent_q, wr_sent_q, emitted, partial, can_stop;
+  logic stop_pending_q, soft_pending_q;
+
+  assign partial        = cmd_sent_q || rd_sent_q || wr_sent_q;
+  assign can_stop       = stop_pending_q && !partial && !(state_q inside {Idle, FetchData, Stop});
+  assign cmd_valid_o    = need_cmd && !cmd_sent_q && !can_stop;
+  assign cmd_o          = cmd;
+  assign wr_req_valid_o = need_wr && !wr_sent_q && !can_stop;
+  assign wr_req_addr_o  = AXI_ADDR_WIDTH'(wr_addr);
+  assign wr_req_beats_o = wr_beats;
+  assign emitted        = need_cmd && !can_stop && (cmd_sent_q || cmd_ready_i)
+                          && (!need_rd || rd_sent_q || rd_req_ready_i)
+                          && (!need_wr || wr_sent_q || wr_req_ready_i);
+
+  always_comb begin
+    // The read request is either a layer transfer or the descriptor fetch.
+    rd_req_valid_o = !can_stop && ((need_rd && !rd_sent_q) || state_q == Fetch);
+    rd_req_addr_o  = state_q == Fetch ? AXI_ADDR_WIDTH'(addr_q) : AXI_ADDR_WIDTH'(rd_addr);
+    rd_req_beats_o = state_q == Fetch ? 32'(DESC_BEATS) : rd_beats;
+  end
+
+  assign fetch_o         = state_q == FetchData;
+  assign rd_data_ready_o = state_q == FetchData;
+
+  // ---- status ----------------------------------------------------------------------
+  logic [7:0] stop_code_q;
+  logic       stop_report_q;
+
+  assign busy_o      = state_q != Idle;
+  assign index_o     = index_q;
+  assign desc_done_o = desc_done_q;
+
+  // ---- the state machine ---------------------------------------------------------------
+  logic last_inner, last_outer, last_b, last_tile;
+
+  assign last_inner = inner_q == inner_n_q - 16'd1;
+  assign last_outer = outer_q == outer_n_q - 16'd1;
+  assign last_b     = b_q == desc_q.batch - 16'd1;
+  assign last_tile  = 32'(r0_q) + 32'(rows_q) >= 32'(out_h_q);
+
+  task automatic finish(input logic [7:0] code);
+    // End of the chain: done, or the error `code` at descriptor index_q.
+    done_o    <= code == ERR_NONE;
+    error_o   <= code != ERR_NONE;
+    code_o    <= code;
+    irq_set_o <= 1'b1;
+    state_q   <= Idle;
+  endtask
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) begin
+      state_q       <= Idle;
+      done_o        <= 1'b0;
+      error_o       <= 1'b0;
+      code_o        <= ERR_NONE;
+      irq_set_o     <= 1'b0;
+      index_q       <= '0;
+      desc_done_q   <= '0;
+      addr_q        <= '0;
+      beat_q        <= '0;
+      cmd_sent_q    <= 1'b0;
+      rd_sent_q     <= 1'b0;
+      wr_sent_q     <= 1'b0;
+      dma_drop_o    <= 1'b0;
+      dma_clear_o   <= 1'b0;
+      dp_reset_o    <= 1'b0;
+      stop_code_q   <= ERR_NONE;
+      stop_report_q <= 1'b0;
+      stop_pending_q <= 1'b0;
+      soft_pending_q <= 1'b0;
+    end else begin
+      irq_set_o   <= 1'b0;
+      dma_clear_o <= 1'b0;
+      dp_reset_o  <= 1'b0;
+
+      // Partial acceptance of an emission.
+      if (cmd_valid_o && cmd_ready_i) cmd_sent_q <= 1'b1;
+      if (need_rd && rd_req_valid_o && rd_req_ready_i) rd_sent_q <= 1'b1;
+      if (wr_req_valid_o && wr_req_ready_i) wr_sent_q <= 1'b1;
+      if (emitted) begin
+        cmd_sent_q <= 1'b0;
+        rd_sent_q  <= 1'b0;
+        wr_sent_q  <= 1'b0;
+      end
+
+      // Abort, soft reset and DMA errors during a run are held until it can stop.
+      if (state_q != Idle && state_q != Stop && (abort_i || soft_reset_i || rd_error_i || wr_error_i)) begin
+        stop_pending_q <= 1'b1;
+        if (soft_reset_i) soft_pending_q <= 1'b1;
+      end
+
+      if (can_stop) begin
+        // Report an abort or DMA error; a soft reset reports nothing.
+        state_q        <= Stop;
+        dma_drop_o     <= 1'b1;
+        stop_pending_q <= 1'b0;
+        soft_pending_q <= 1'b0;
+        stop_report_q  <= !(soft_pending_q || soft_reset_i);
+        stop_code_q    <= rd_error_i ? ERR_AXI_READ_ERROR : wr_error_i ? ERR_AXI_WRITE_ERROR : ERR_ABORTED;
+      end else begin
+        unique case (state_q)
+          // Waiting for the doorbell.
+          Idle: begin
+            if (soft_reset_i) begin
+              done_o      <= 1'b0;
+              error_o     <= 1'b0;
+              code_o      <= ERR_NONE;
+              index_q     <= '0;
+              desc_done_q <= '0;
+              dp_reset_o  <= 1'b1;
+            end else if (start_i) begin
+              done_o      <= 1'b0;
+              error_o     <= 1'b0;
+              code_o      <= ERR_NONE;
+              index_q     <= '0;
+              desc_done_q <= '0;
+              dma_clear_o <= 1'b1;
+              addr_q      <= chain_addr_i;
+              if (chain_addr_i == '0 || chain_addr_i[5:0] != '0) finish(ERR_UNALIGNED_ADDRESS);
+              else                                               state_q <= Fetch;
+            end
+          end
+          // Ask the read DMA for the descriptor.
+          Fetch: if (rd_req_ready_i) begin
+            beat_q  <= '0;
+            state_q <= FetchData;
+          end
+          // Its beats, first beat in the low bits.
+          FetchData: if (rd_data_valid_i) begin
+            desc_bits_q[32'(beat_q) * AXI_DATA_WIDTH +: AXI_DATA_WIDTH] <= rd_data_i;
+            beat_q <= beat_q + 1'b1;
+            if (32'(beat_q) == DESC_BEATS - 1) state_q <= Derive;
+          end
+          // Sizes the checks and the loops need.
+          Derive: begin
+            ho_q            <= 16'(ho_s);
+            wo_q            <= 16'(wo_s);
+            ng_q            <= 16'(groups(desc_q.n));
+            mg_q            <= 16'(groups(desc_q.m));
+            kk_q            <= 32'(desc_q.k) * 32'(desc_q.k);
+            out_h_q         <= is_bp ? desc_q.h : 16'(ho_s);
+            out_w_q         <= is_bp ? desc_q.w : 16'(wo_s);
+            in_img_h_q      <= is_bp ? 16'(ho_s) : desc_q.h;
+            in_img_w_q      <= is_bp ? 16'(wo_s) : desc_q.w;
+            outer_n_q       <= 16'(is_bp ? groups(desc_q.n) : groups(desc_q.m));
+            inner_n_q       <= 16'(is_bp ? groups(desc_q.m) : groups(desc_q.n));
+            act_in_bytes_q  <= is_bp ? act_bytes(desc_q.batch, desc_q.m, 16'(ho_s), 16'(wo_s))
+                                     : act_bytes(desc_q.batch, desc_q.n, desc_q.h, desc_q.w);
+            act_aux_bytes_q <= act_bytes(desc_q.batch, desc_q.m, 16'(ho_s), 16'(wo_s));
+            act_out_bytes_q <= is_bp ? act_bytes(desc_q.batch, desc_q.n, desc_q.h, desc_q.w)
+                                     : act_bytes(desc_q.batch, desc_q.m, 16'(ho_s), 16'(wo_s));
+            wgt_bytes_q     <= 64'(groups(desc_q.m)) * 64'(groups(desc_q.n))
+                               * 64'(desc_q.k) * 64'(desc_q.k) * 64'(TN * TN * 4);
+            state_q         <= Check;
+          end
+          // Validate; then start the loops.
+          Check: begin
+            if (check_code != ERR_NONE) begin
+              finish(check_code);
+            end else begin
+              rows_q    <= 32'(desc_q.tile_rows) < 32'(out_h_q) ? desc_q.tile_rows : out_h_q;
+              outer_q   <= '0;
+              inner_q   <= '0;
+              b_q       <= '0;
+              r0_q      <= '0;
+              ib_half_q <= 1'b0;
+              ob_half_q <= 1'b0;
+              state_q   <= is_wu ? Tile : WeightLoad;
+            end
+          end
+          // FP/BP: the weight blocks of this outer tile, once for the whole batch.
+          WeightLoad: if (emitted) begin
+            if (last_inner) begin
+              inner_q <= '0;
+              state_q <= Tile;
+            end else begin
+              inner_q <= inner_q + 16'd1;
+            end
+          end
+          // The next row tile: its rows and the IB rows they read.
+          Tile: begin
+            tile_rows_q <= tile_rows_d;
+            lo_q        <= 16'(lo_s);
+            hi_q        <= 16'(hi_s);
+            state_q     <= is_wu ? OutLoad : InLoad;
+          end
+          OutLoad: if (emitted) state_q <= InLoad;
+          InLoad:  if (emitted) state_q <= Compute;
+          Compute: if (emitted) begin
+            ib_half_q <= !ib_half_q;
+            if (!last_inner) begin
+              inner_q <= inner_q + 16'd1;
+              state_q <= InLoad;
+            end else begin
+              inner_q <= '0;
+              if (is_wu) begin
+                ob_half_q <= !ob_half_q;
+                state_q   <= Tile;
+                // next tile, image, outer tile
+                if (!last_tile) begin
+                  r0_q <= r0_q + rows_q;
+                end else begin
+                  r0_q <= '0;
+                  if (!last_b) b_q <= b_q + 16'd1;
+                  else begin
+                    b_q     <= '0;
+                    state_q <= StoreW;
+                  end
+                end
+              end else begin
+                state_q <= StoreOut;
+              end
+            end
+          end
+          StoreOut: if (emitted) begin
+            ob_half_q <= !ob_half_q;
+            state_q   <= Tile;
+            if (!last_tile) begin
+              r0_q <= r0_q + rows_q;
+            end else begin
+              r0_q <= '0;
+              if (!last_b) b_q <= b_q + 16'd1;
+              else begin
+                b_q <= '0;
+                if (!last_outer) begin
+                  outer_q <= outer_q + 16'd1;
+                  state_q <= WeightLoad;
+                end else begin
+                  state_q <= Drain;
+                end
+              end
+            end
+          end
+          StoreW: if (emitted) begin
+            if (!last_inner) begin
+              inner_q <= inner_q + 16'd1;
+            end else begin
+              inner_q <= '0;
+              if (!last_outer) begin
+                outer_q <= outer_q + 16'd1;
+                state_q <= Tile;
+              end else begin
+                state_q <= Drain;
+              end
+            end
+          end
+          // The descriptor is complete once every command and transfer has finished.
+          Drain: if (engine_idle_i && rd_idle_i && wr_idle_i) begin
+            desc_done_q <= desc_done_q + 32'd1;
+            if (desc_q.next_addr == '0) begin
+              finish(ERR_NONE);
+            end else begin
+              index_q <= index_q + 16'd1;
+              addr_q  <= desc_q.next_addr;
+              if (desc_q.next_addr[5:0] != '0) finish(ERR_UNALIGNED_ADDRESS);
+              else                             state_q <= Fetch;
+            end
+          end
+          // Drop mode until everything emitted has finished, then a clean datapath.
+          Stop: if (engine_idle_i && rd_idle_i && wr_idle_i) begin
+            dma_drop_o <= 1'b0;
+            dp_reset_o <= 1'b1;
+            dma_clear_o <= 1'b1;
+            cmd_sent_q <= 1'b0;
+            rd_sent_q  <= 1'b0;
+            wr_sent_q  <= 1'b0;
+            if (stop_report_q) begin
+              finish(stop_code_q);
+            end else begin
+              done_o      <= 1'b0;
+              error_o     <= 1'b0;
+              code_o      <= ERR_NONE;
+              index_q     <= '0;
+              desc_done_q <= '0;
+              state_q     <= Idle;
+            end
+          end
+          default: state_q <= Idle;
+        endcase
+      end
+    end
+  end
+
+endmodule
