@@ -52,8 +52,9 @@ waves: $(SETUP) ## Rerun one test with a waveform dump: make waves TEST=<pytest 
 	  if [ -n "$$dump" ]; then echo "open with: gtkwave $$dump   (full log: build/waves.log)"; fi; \
 	  exit $$status
 
-bench: $(SETUP) ## Benchmarks (oracle exact-mode speed)
+bench: $(SETUP) ## Benchmarks: oracle speed; eftrain_top cycles, MAC use, bursts (minutes)
 	$(PY) -m eftrain.bench_oracle
+	$(PY) tb/bench/run_bench.py
 
 clean: ## Remove build products (keeps .venv)
 	rm -rf build .pytest_cache

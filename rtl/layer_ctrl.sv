@@ -185,31 +185,33 @@ module layer_ctrl #(
   // ---- loop counters and the tile geometry -------------------------------------------
   logic [15:0] outer_q, inner_q, b_q, r0_q, tile_rows_q, lo_q, hi_q, tile_rows_d;
   logic        ib_half_q, ob_half_q;
-  logic signed [19:0] lo_s, hi_s;
+  // Rows [lo, hi) of the IB image that output rows [r0, r0 + rows) read
+  // (schedule._Geometry.ib_rows), one assignment per step.
+  logic signed [19:0] r0_s, rows_s, pad_s, k_s, stride_s, img_h_s;
+  logic signed [19:0] lo_raw, lo_div, hi_div, lo_clip, hi_clip;
+  logic [15:0]        lo_row, hi_row;
+  logic               stride2;
 
-  always_comb begin
-    // Rows of the next tile: rows_q, or what is left of the image.
-    tile_rows_d = 32'(r0_q) + 32'(rows_q) > 32'(out_h_q) ? out_h_q - r0_q : rows_q;
-    // Rows of the IB image that output rows [r0, r0 + rows) read (schedule._Geometry.ib_rows).
-    if (is_bp) begin
-      lo_s = $signed({4'd0, r0_q}) + $signed({16'd0, desc_q.pad}) - $signed({16'd0, desc_q.k}) + 20'sd1;
-      lo_s = desc_q.stride == 4'd2 ? (lo_s + 20'sd1) >>> 1 : lo_s;   // ceil(./s)
-      hi_s = (($signed({4'd0, r0_q}) + $signed({4'd0, tile_rows_q}) - 20'sd1 + $signed({16'd0, desc_q.pad}))
-              >>> (desc_q.stride == 4'd2 ? 1 : 0)) + 20'sd1;
-    end else begin
-      lo_s = $signed({4'd0, r0_q}) * $signed({16'd0, desc_q.stride}) - $signed({16'd0, desc_q.pad});
-      hi_s = ($signed({4'd0, r0_q}) + $signed({4'd0, tile_rows_d}) - 20'sd1) * $signed({16'd0, desc_q.stride})
-             - $signed({16'd0, desc_q.pad}) + $signed({16'd0, desc_q.k});
-    end
-    if (lo_s < 0) lo_s = '0;
-    if (hi_s > $signed({4'd0, in_img_h_q})) hi_s = $signed({4'd0, in_img_h_q});
-    if (lo_s >= hi_s) begin
-      // No kernel position reaches these rows (stride-2 BP): COMPUTE still needs a full
-      // IB half, so load the last row, which every position misses.
-      lo_s = $signed({4'd0, in_img_h_q}) - 20'sd1;
-      hi_s = $signed({4'd0, in_img_h_q});
-    end
-  end
+  // Rows of the next tile: rows_q, or what is left of the image.
+  assign tile_rows_d = 32'(r0_q) + 32'(rows_q) > 32'(out_h_q) ? out_h_q - r0_q : rows_q;
+  assign r0_s     = $signed({4'd0, r0_q});
+  assign rows_s   = $signed({4'd0, tile_rows_d});
+  assign pad_s    = $signed({16'd0, desc_q.pad});
+  assign k_s      = $signed({16'd0, desc_q.k});
+  assign stride_s = $signed({16'd0, desc_q.stride});
+  assign img_h_s  = $signed({4'd0, in_img_h_q});
+  assign stride2  = desc_q.stride == 4'd2;
+  // BP: dx row y reads dy row (y + pad - i) / s where that is an integer.
+  assign lo_raw  = is_bp ? r0_s + pad_s - k_s + 20'sd1 : r0_s * stride_s - pad_s;
+  assign lo_div  = (is_bp && stride2) ? (lo_raw + 20'sd1) >>> 1 : lo_raw;   // ceil(lo_raw / s)
+  assign hi_div  = is_bp ? ((r0_s + rows_s - 20'sd1 + pad_s) >>> (stride2 ? 1 : 0)) + 20'sd1
+                         : (r0_s + rows_s - 20'sd1) * stride_s - pad_s + k_s;
+  assign lo_clip = lo_div < 0 ? 20'sd0 : lo_div;
+  assign hi_clip = hi_div > img_h_s ? img_h_s : hi_div;
+  // No kernel position reaches these rows (stride-2 BP): COMPUTE still needs a full IB
+  // half, so load the last row, which every position misses.
+  assign lo_row  = 16'(lo_clip >= hi_clip ? img_h_s - 20'sd1 : lo_clip);
+  assign hi_row  = 16'(lo_clip >= hi_clip ? img_h_s : hi_clip);
 
   // ---- the emission of the current state ----------------------------------------------
   engine_cmd_t cmd;
@@ -498,8 +500,8 @@ module layer_ctrl #(
           // The next row tile: its rows and the IB rows they read.
           Tile: begin
             tile_rows_q <= tile_rows_d;
-            lo_q        <= 16'(lo_s);
-            hi_q        <= 16'(hi_s);
+            lo_q        <= lo_row;
+            hi_q        <= hi_row;
             state_q     <= is_wu ? OutLoad : InLoad;
           end
           OutLoad: if (emitted) state_q <= InLoad;

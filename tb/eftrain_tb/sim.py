@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from cocotb_tools.check_results import get_results
 from cocotb_tools.runner import get_runner
 
 from eftrain_tb.rtl import BUILD, REPO, filelist
@@ -75,6 +76,8 @@ def run(
     )
     pythonpath = os.pathsep.join([str(module_dir), str(TB), os.environ.get("PYTHONPATH", "")])
     env = {"PYTHONPATH": pythonpath, **(extra_env or {})}
+    results_xml = test_dir / "results.xml"
+    results_xml.unlink(missing_ok=True)
     try:
         runner.test(
             test_module=test_module,
@@ -84,11 +87,17 @@ def run(
             seed=seed,
             extra_env=env,
             waves=waves,
-            results_xml=str(test_dir / "results.xml"),
+            results_xml=str(results_xml),
             testcase=testcase,
         )
     finally:
         if waves:
             dump = test_dir / f"dump.{trace_format()}"
             print(f"\nwaves: {dump}")
+    # Under pytest a failing cocotb test already raised; elsewhere (benchmarks) check here.
+    if not results_xml.exists():
+        raise RuntimeError(f"{test_module}: the simulation wrote no results ({results_xml})")
+    n_tests, n_failed = get_results(results_xml)
+    if n_tests == 0 or n_failed:
+        raise RuntimeError(f"{test_module}: {n_failed} of {n_tests} cocotb tests failed (log above)")
     return test_dir
