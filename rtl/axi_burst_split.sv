@@ -31,13 +31,13 @@ module axi_burst_split #(
   logic [31:0]   left_q;  // beats still to cut
   logic [31:0]   to_page, beats;
 
-  always_comb begin
-    // Beats from addr_q to the next 4 KB boundary.
-    to_page = 32'(PAGE_BEATS) - 32'(addr_q[11:BEAT_SHIFT]);
-    beats   = left_q;
-    if (beats > 32'd256) beats = 32'd256;
-    if (beats > to_page) beats = to_page;
-  end
+  logic [31:0] capped;
+
+  // Beats from addr_q to the next 4 KB boundary; a burst takes at most that, 256, and
+  // what is left.
+  assign to_page = 32'(PAGE_BEATS) - 32'(addr_q[11:BEAT_SHIFT]);
+  assign capped  = left_q > 32'd256 ? 32'd256 : left_q;
+  assign beats   = capped > to_page ? to_page : capped;
 
   assign req_ready_o   = !active_q;
   assign burst_valid_o = active_q;

@@ -1,17 +1,4 @@
-rtl/eftrain_pkg.sv
-rtl/engine_cmd_pkg.sv
-rtl/fp32_round.sv
-rtl/fp32_mul.sv
-rtl/fp32_add.sv
-rtl/sdp_ram.sv
-rtl/stream_fifo.sv
-rtl/pe_array.sv
-rtl/engine_agu.sv
-rtl/engine_dispatch.sv
-rtl/engine_load.sv
-rtl/engine_compute.sv
-rtl/engine_store.sv
-rtl/conv_engine.sv
+-f rtl/conv_engine.f
 rtl/eftrain_desc_pkg.sv
 rtl/axi_burst_split.sv
 rtl/axi_dma_rd.sv

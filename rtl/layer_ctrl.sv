@@ -135,25 +135,21 @@ module layer_ctrl #(
 
   // ---- validation (eftrain.descriptor.validate, same order) -------------------------
   logic [7:0]  check_code;
-  logic [31:0] rows_fit, ib_rows_fit, ib_w_fit, blocks_fit, out_h_fit;
+  logic [31:0] rows_fit, ib_rows_need, ib_rows_fit, ib_w_fit, blocks_fit, out_h_fit;
   logic [64:0] limit;
 
-  always_comb begin
-    out_h_fit   = 32'(out_h_q);
-    rows_fit    = (32'(desc_q.tile_rows) < out_h_fit) ? 32'(desc_q.tile_rows) : out_h_fit;
-    if (is_bp) begin
-      ib_rows_fit = (rows_fit + 32'(desc_q.k) - 32'd1 + 32'(desc_q.stride) - 32'd1) / 32'(desc_q.stride);
-      if (ib_rows_fit > 32'(ho_q)) ib_rows_fit = 32'(ho_q);
-      ib_w_fit    = 32'(wo_q);
-      blocks_fit  = 32'(mg_q);
-    end else begin
-      ib_rows_fit = (rows_fit - 32'd1) * 32'(desc_q.stride) + 32'(desc_q.k);
-      if (ib_rows_fit > 32'(desc_q.h)) ib_rows_fit = 32'(desc_q.h);
-      ib_w_fit    = 32'(desc_q.w);
-      blocks_fit  = 32'(ng_q);
-    end
-    limit = 65'd1 << AXI_ADDR_WIDTH;
+  // The tile-fit rule (eftrain.descriptor.tile_misfit), one assignment per quantity.
+  assign out_h_fit    = 32'(out_h_q);
+  assign rows_fit     = (32'(desc_q.tile_rows) < out_h_fit) ? 32'(desc_q.tile_rows) : out_h_fit;
+  assign ib_rows_need = is_bp ? (rows_fit + 32'(desc_q.k) - 32'd1 + 32'(desc_q.stride) - 32'd1) / 32'(desc_q.stride)
+                              : (rows_fit - 32'd1) * 32'(desc_q.stride) + 32'(desc_q.k);
+  assign ib_rows_fit  = is_bp ? (ib_rows_need > 32'(ho_q) ? 32'(ho_q) : ib_rows_need)
+                              : (ib_rows_need > 32'(desc_q.h) ? 32'(desc_q.h) : ib_rows_need);
+  assign ib_w_fit     = is_bp ? 32'(wo_q) : 32'(desc_q.w);
+  assign blocks_fit   = is_bp ? 32'(mg_q) : 32'(ng_q);
+  assign limit        = 65'd1 << AXI_ADDR_WIDTH;
 
+  always_comb begin
     check_code = ERR_NONE;
     if (desc_q.magic != MAGIC)                                  check_code = ERR_BAD_MAGIC;
     else if (desc_q.version != VERSION)                         check_code = ERR_BAD_VERSION;
@@ -421,7 +417,11 @@ module layer_ctrl #(
         unique case (state_q)
           // Waiting for the doorbell.
           Idle: begin
-            if (soft_reset_i) begin
+            // A stop request that came as the chain ended is settled here: an abort or
+            // an error has nothing left to stop, a soft reset still resets.
+            stop_pending_q <= 1'b0;
+            soft_pending_q <= 1'b0;
+            if (soft_reset_i || soft_pending_q) begin
               done_o      <= 1'b0;
               error_o     <= 1'b0;
               code_o      <= ERR_NONE;
@@ -565,7 +565,10 @@ module layer_ctrl #(
             end
           end
           // The descriptor is complete once every command and transfer has finished.
-          Drain: if (engine_idle_i && rd_idle_i && wr_idle_i) begin
+          // A stop that arrives as the last transfer completes (its error response is what
+          // makes the DMA idle) is reported for this descriptor, not lost.
+          Drain: if (engine_idle_i && rd_idle_i && wr_idle_i && !stop_pending_q
+                     && !(abort_i || soft_reset_i || rd_error_i || wr_error_i)) begin
             desc_done_q <= desc_done_q + 32'd1;
             if (desc_q.next_addr == '0) begin
               finish(ERR_NONE);

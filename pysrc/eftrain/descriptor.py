@@ -22,19 +22,18 @@ too: the low half in the even word.
 
 from __future__ import annotations
 
-import argparse
 import operator
 import struct
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from enum import IntEnum
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from eftrain.config import HwConfig
+from eftrain.svgen import RTL, generator_main, sv_comment
 from eftrain.layout import act_bytes, weights_bytes
 
 __all__ = [
@@ -690,24 +689,10 @@ def encode_status(busy: bool = False, done: bool = False, error: bool = False,
 # --------------------------------------------------------------------------------------
 
 
-def _sv_comment(text: str, indent: str, width: int = 92) -> list[str]:
-    """``text`` as ``///`` lines of at most ``width`` characters."""
-    lines, line = [], ""
-    for word in text.split():
-        if line and len(indent) + 4 + len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
-    if line:
-        lines.append(line)
-    return [f"{indent}/// {line}" for line in lines]
-
-
 def _enum_lines(members: list[tuple[str, int, str]], width: int) -> list[str]:
     out = []
     for i, (name, value, doc) in enumerate(members):
-        out += _sv_comment(doc, "    ")
+        out += sv_comment(doc, "    ")
         out.append(f"    {name} = {width}'d{value}{',' if i < len(members) - 1 else ''}")
     return out
 
@@ -769,7 +754,7 @@ def sv_package() -> str:
             where = f"Words {f.word + 1}:{f.word}"
         else:
             where = f"Word {f.word} bits {f.lsb + f.width - 1}:{f.lsb}"
-        out += _sv_comment(f"{where} (bits {hi}:{lo}). {f.doc}", "    ")
+        out += sv_comment(f"{where} (bits {hi}:{lo}). {f.doc}", "    ")
         out.append(f"    logic [{f.width - 1}:0] {f.sv_name};")
     out += [
         "  } desc_t;",
@@ -780,7 +765,7 @@ def sv_package() -> str:
     for reg in CSR_REGISTERS:
         if reg.counter is not None:
             continue
-        out += _sv_comment(f"{reg.access}. {reg.doc}", "  ")
+        out += sv_comment(f"{reg.access}. {reg.doc}", "  ")
         out.append(f"  localparam logic [7:0] CSR_{reg.name} = 8'h{reg.offset:02X};")
     out += [
         "  /// RO. Offset of the first 64-bit counter: counter i is lo at CSR_CNT_BASE + 8*i,",
@@ -790,7 +775,7 @@ def sv_package() -> str:
         f"  localparam int unsigned NUM_COUNTERS = {NUM_COUNTERS};",
     ]
     for i, (name, doc) in enumerate(COUNTERS):
-        out += _sv_comment(f"Counter index: {doc}", "  ")
+        out += sv_comment(f"Counter index: {doc}", "  ")
         out.append(f"  localparam int unsigned CNT_{name} = {i};")
     out += [
         "  /// Value of CSR ID.",
@@ -804,10 +789,10 @@ def sv_package() -> str:
             continue
         for f in reg.fields:
             if f.width == 1:
-                out += _sv_comment(f"{reg.name} bit {f.lsb}: {f.doc}", "  ")
+                out += sv_comment(f"{reg.name} bit {f.lsb}: {f.doc}", "  ")
                 out.append(f"  localparam int unsigned {reg.name}_{f.name} = {f.lsb};")
             else:
-                out += _sv_comment(f"{reg.name} bits {f.msb}:{f.lsb}: {f.doc}", "  ")
+                out += sv_comment(f"{reg.name} bits {f.msb}:{f.lsb}: {f.doc}", "  ")
                 out.append(f"  localparam int unsigned {reg.name}_{f.name}_LSB = {f.lsb};")
                 out.append(f"  localparam int unsigned {reg.name}_{f.name}_WIDTH = {f.width};")
     out += [
@@ -819,33 +804,11 @@ def sv_package() -> str:
     return "\n".join(out)
 
 
-SV_PATH = Path(__file__).resolve().parents[2] / "rtl" / "eftrain_desc_pkg.sv"
+SV_PATH = RTL / "eftrain_desc_pkg.sv"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m eftrain.descriptor",
-        description=f"Generate {SV_PATH.name} from the descriptor and CSR tables.",
-    )
-    parser.add_argument(
-        "--check", action="store_true",
-        help="exit 1 if the file differs from what would be generated (write nothing)",
-    )
-    parser.add_argument("--output", type=Path, default=SV_PATH, help=f"default: {SV_PATH}")
-    args = parser.parse_args(argv)
-    text = sv_package()
-    if args.check:
-        current = args.output.read_text() if args.output.exists() else None
-        if current != text:
-            print(f"{args.output} is out of date: run `python -m eftrain.descriptor`",
-                  file=sys.stderr)
-            return 1
-        print(f"{args.output} is up to date")
-        return 0
-    args.output.write_text(text)
-    print(f"wrote {args.output}")
-    return 0
-
+    return generator_main("eftrain.descriptor", SV_PATH, sv_package, "the descriptor and CSR tables", argv)
 
 if __name__ == "__main__":
     sys.exit(main())

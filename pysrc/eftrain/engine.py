@@ -52,12 +52,12 @@ the file differs from what would be generated.
 
 from __future__ import annotations
 
-import argparse
 import operator
 import sys
 from dataclasses import dataclass, fields
 from enum import IntEnum
-from pathlib import Path
+
+from eftrain.svgen import RTL, generator_main, sv_comment
 
 __all__ = [
     "Op",
@@ -249,20 +249,6 @@ class EngineCmd:
 assert [f.name for f in fields(EngineCmd)] == list(FIELDS), "EngineCmd fields != FIELDS"
 
 
-def _sv_comment(text: str, indent: str, width: int = 92) -> list[str]:
-    """``text`` as ``///`` lines of at most ``width`` characters."""
-    lines, line = [], ""
-    for word in text.split():
-        if line and len(indent) + 4 + len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
-    if line:
-        lines.append(line)
-    return [f"{indent}/// {line}" for line in lines]
-
-
 def sv_package() -> str:
     """SystemVerilog source of ``rtl/engine_cmd_pkg.sv``: the enums and the packed struct
     ``engine_cmd_t`` whose bit layout equals :meth:`EngineCmd.pack`."""
@@ -332,7 +318,7 @@ def sv_package() -> str:
             type_ = f"logic [{width - 1}:0]"
         hi, lo = lsb[name] + width - 1, lsb[name]
         span = f"Bit {lo}" if width == 1 else f"Bits {hi}:{lo}"
-        out += _sv_comment(f"{span}. {FIELD_DOCS[name]}", "    ")
+        out += sv_comment(f"{span}. {FIELD_DOCS[name]}", "    ")
         out.append(f"    {type_} {name};")
     out += [
         "  } engine_cmd_t;",
@@ -344,32 +330,11 @@ def sv_package() -> str:
     return "\n".join(out)
 
 
-SV_PATH = Path(__file__).resolve().parents[2] / "rtl" / "engine_cmd_pkg.sv"
+SV_PATH = RTL / "engine_cmd_pkg.sv"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m eftrain.engine",
-        description=f"Generate {SV_PATH.name} from the engine command table.",
-    )
-    parser.add_argument(
-        "--check", action="store_true",
-        help="exit 1 if the file differs from what would be generated (write nothing)",
-    )
-    parser.add_argument("--output", type=Path, default=SV_PATH, help=f"default: {SV_PATH}")
-    args = parser.parse_args(argv)
-    text = sv_package()
-    if args.check:
-        current = args.output.read_text() if args.output.exists() else None
-        if current != text:
-            print(f"{args.output} is out of date: run `python -m eftrain.engine`", file=sys.stderr)
-            return 1
-        print(f"{args.output} is up to date")
-        return 0
-    args.output.write_text(text)
-    print(f"wrote {args.output}")
-    return 0
-
+    return generator_main("eftrain.engine", SV_PATH, sv_package, "the engine command table", argv)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -29,8 +29,8 @@ import numpy as np
 from eftrain import descriptor as dsc
 from eftrain import layout
 from eftrain.config import HwConfig
+from eftrain.rtl_sources import REPO, filelist
 
-REPO = Path(__file__).resolve().parents[2]
 AXI_DATA_WIDTH = 128
 ADDR_ALIGN = dsc.ADDR_ALIGN
 DRAM_BYTES = 1 << 26
@@ -45,13 +45,6 @@ class RunResult:
     desc_done: int
     counters: dict[str, int]
     regions: dict[int, bytes] = field(repr=False)
-
-
-def _sources() -> list[Path]:
-    listing = REPO / "rtl" / "eftrain_top.f"
-    if not listing.exists():
-        raise FileNotFoundError(f"eftrain.ipsim needs the RTL of the repository checkout: {listing} is missing")
-    return [REPO / line.strip() for line in listing.read_text().splitlines() if line.strip()]
 
 
 class SimulatedIP:
@@ -75,7 +68,7 @@ class SimulatedIP:
         hw = self.hw
         runner = get_runner("verilator")
         runner.build(
-            sources=_sources(), hdl_toplevel="eftrain_top", build_dir=self.build_dir,
+            sources=filelist("eftrain_top"), hdl_toplevel="eftrain_top", build_dir=self.build_dir,
             parameters={"TM": hw.tm, "TN": hw.tn, "KMAX": hw.kmax, "IB_DEPTH": hw.ib_depth,
                         "OB_DEPTH": hw.ob_depth, "WB_DEPTH": hw.wb_depth},
             build_args=["-O3", "--x-assign", "fast", "--x-initial", "fast", "-Wno-fatal"],

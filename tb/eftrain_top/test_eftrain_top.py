@@ -1,7 +1,14 @@
-"""pytest wrapper: builds eftrain_top per RTL configuration and runs eftrain_top_tests.py."""
+"""pytest wrapper: builds eftrain_top per RTL configuration and runs eftrain_top_tests.py.
+
+Env: TOP_LAYERS (random layers of top_layers, default 12), TIMING_STRESS (1: random AXI
+pauses on every chain, 0: none, unset: every other chain), TOP_TESTS (comma-separated
+cocotb test names to run only those), TOP_RANDOM_STOPS (random ABORT / SOFT_RESET times
+of top_abort_and_soft_reset, default 8), SEED (conftest.py).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -26,5 +33,7 @@ def test_eftrain_top(config, request, seed):
         rtl_tops=["eftrain_top"],
         parameters={"TM": tn, "TN": tn, "IB_DEPTH": ib_depth, "OB_DEPTH": ob_depth, "WB_DEPTH": wb_depth},
         extra_env={"TOP_TN": str(tn), "TOP_IB_DEPTH": str(ib_depth), "TOP_OB_DEPTH": str(ob_depth),
-                   "TOP_WB_DEPTH": str(wb_depth)},
+                   "TOP_WB_DEPTH": str(wb_depth), "TOP_LAYERS": os.environ.get("TOP_LAYERS", "12"),
+                   "TIMING_STRESS": os.environ.get("TIMING_STRESS", "")},
+        testcase=os.environ.get("TOP_TESTS") or None,
     )

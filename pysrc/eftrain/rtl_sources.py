@@ -1,0 +1,32 @@
+"""The RTL file lists: ``rtl/<top>.f``, one per RTL top, paths relative to the repository
+root, ``-f <list>`` to include another list, ``//`` comments. The single source of what a
+top is made of for simulation, lint, the synthesis estimate and the Vivado scripts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+RTL = REPO / "rtl"
+
+
+def rtl_tops() -> list[str]:
+    """Every RTL top, one per file list."""
+    return sorted(f.stem for f in RTL.glob("*.f"))
+
+
+def filelist(top: str) -> list[Path]:
+    """Absolute paths of the sources of ``top``, in compile order, each once."""
+    return _read(RTL / f"{top}.f", [])
+
+
+def _read(listing: Path, paths: list[Path]) -> list[Path]:
+    if not listing.exists():
+        raise FileNotFoundError(f"no file list {listing} (the RTL of a repository checkout is needed)")
+    for line in listing.read_text().splitlines():
+        line = line.split("//")[0].strip()
+        if line.startswith("-f "):
+            _read(REPO / line[3:].strip(), paths)
+        elif line and REPO / line not in paths:
+            paths.append(REPO / line)
+    return paths
