@@ -1,7 +1,9 @@
 /// AXI4 write DMA: writes the beats of its data stream to contiguous, beat-aligned DRAM
 /// ranges, in request order. Up to MAX_OUTSTANDING bursts in flight; every burst at most
-/// 256 beats, never across a 4 KB boundary. `wstrb` is all ones: requests are whole beats
-/// (`eftrain_top` keeps every transfer a multiple of the beat).
+/// 256 beats, never across a 4 KB boundary. A request's length is in bytes from a
+/// beat-aligned address: when it is not a whole number of beats, the last beat carries
+/// only the remaining bytes' strobes (`eftrain_top`'s transfers are whole beats, since
+/// TN * 32 >= AXI_DATA_WIDTH; the DMA does not rely on it).
 ///
 /// A SLVERR or DECERR response sets `error_o` (sticky until `clear_i`). With `drop_i`
 /// set, a request starts no AXI burst and its data beats are consumed and discarded, so
@@ -14,11 +16,11 @@ module axi_dma_wr #(
 ) (
   input  logic            clk_i,
   input  logic            rst_ni,
-  /// Request: beat-aligned byte address, length in beats.
+  /// Request: beat-aligned byte address, length in bytes.
   input  logic            req_valid_i,
   output logic            req_ready_o,
   input  logic [AW-1:0]   req_addr_i,
-  input  logic [31:0]     req_beats_i,
+  input  logic [31:0]     req_bytes_i,
   /// Data in, in request order.
   input  logic            data_valid_i,
   output logic            data_ready_o,
@@ -56,6 +58,17 @@ module axi_dma_wr #(
 
   localparam int unsigned BEAT_BYTES = DW / 8;
   localparam int unsigned CW = $clog2(MAX_OUTSTANDING + 1);
+  localparam int unsigned BEAT_SHIFT = $clog2(BEAT_BYTES);
+  localparam int unsigned SW = DW / 8;
+
+  // Beats of the request, and the strobes of its last beat (all ones when whole).
+  logic [31:0]   req_beats;
+  logic [SW-1:0] req_tail_strb, tail_strb_q;
+  logic [BEAT_SHIFT-1:0] req_tail;
+
+  assign req_tail      = req_bytes_i[BEAT_SHIFT-1:0];
+  assign req_beats     = (req_bytes_i >> BEAT_SHIFT) + 32'(req_tail != '0);
+  assign req_tail_strb = req_tail == '0 ? '1 : SW'((1 << req_tail) - 1);
 
   // ---- requests ----------------------------------------------------------------------
   logic          split_req_valid, split_req_ready, drop_active_q;
@@ -76,7 +89,7 @@ module axi_dma_wr #(
     .req_valid_i   (split_req_valid),
     .req_ready_o   (split_req_ready),
     .req_addr_i    (req_addr_i),
-    .req_beats_i   (req_beats_i),
+    .req_beats_i   (req_beats),
     .burst_valid_o (burst_valid),
     .burst_ready_i (burst_ready),
     .burst_addr_o  (burst_addr),
@@ -84,14 +97,20 @@ module axi_dma_wr #(
     .burst_last_o  (burst_last)
   );
 
-  logic unused_burst_last, unused_okay_bit;
-  assign unused_burst_last = burst_last;
+  logic unused_okay_bit;
   assign unused_okay_bit   = m_axi_bresp[0];  // bit 1 set: SLVERR or DECERR
 
   // ---- AW channel; each issued burst's length queues for the W channel -------------
   logic [CW-1:0] outstanding_q;  // bursts issued whose response has not come back
   logic          len_fifo_ready, len_valid, len_pop;
   logic [7:0]    len_head;
+  logic          last_burst_head;
+  logic [SW-1:0] strb_head;
+
+  // The splitter works on one request at a time: keep its tail strobes for its last burst.
+  always_ff @(posedge clk_i) begin
+    if (split_req_valid && split_req_ready) tail_strb_q <= req_tail_strb;
+  end
   logic [CW-1:0] len_count;
 
   assign burst_ready = outstanding_q < CW'(MAX_OUTSTANDING) && len_fifo_ready
@@ -121,17 +140,17 @@ module axi_dma_wr #(
   assign m_axi_awprot  = 3'b000;
 
   stream_fifo #(
-    .WIDTH (8),
+    .WIDTH (8 + 1 + SW),
     .DEPTH (MAX_OUTSTANDING)
   ) u_len_fifo (
     .clk_i       (clk_i),
     .rst_ni      (rst_ni),
     .in_valid_i  (burst_valid && burst_ready),
     .in_ready_o  (len_fifo_ready),
-    .in_data_i   (burst_len),
+    .in_data_i   ({burst_len, burst_last, tail_strb_q}),
     .out_valid_o (len_valid),
     .out_ready_i (len_pop),
-    .out_data_o  (len_head),
+    .out_data_o  ({len_head, last_burst_head, strb_head}),
     .count_o     (len_count)
   );
 
@@ -142,7 +161,7 @@ module axi_dma_wr #(
   assign drop_beat     = drop_active_q && !len_valid;  // real bursts before it drain first
   assign m_axi_wvalid  = len_valid && data_valid_i;
   assign m_axi_wdata   = data_i;
-  assign m_axi_wstrb   = '1;
+  assign m_axi_wstrb   = (m_axi_wlast && last_burst_head) ? strb_head : '1;
   assign m_axi_wlast   = beat_q == len_head;
   assign w_take        = m_axi_wvalid && m_axi_wready;
   assign len_pop       = w_take && m_axi_wlast;
@@ -160,8 +179,8 @@ module axi_dma_wr #(
       drop_left_q   <= '0;
     end else if (!drop_active_q) begin
       if (req_valid_i && drop_i && req_ready_o) begin
-        drop_active_q <= req_beats_i != 32'd0;
-        drop_left_q   <= req_beats_i;
+        drop_active_q <= req_beats != 32'd0;
+        drop_left_q   <= req_beats;
       end
     end else if (drop_beat && data_valid_i) begin
       drop_left_q <= drop_left_q - 32'd1;

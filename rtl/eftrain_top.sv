@@ -252,7 +252,7 @@ module eftrain_top #(
     .req_valid_i   (wr_req_valid),
     .req_ready_o   (wr_req_ready),
     .req_addr_i    (wr_req_addr),
-    .req_beats_i   (wr_req_beats),
+    .req_bytes_i   (wr_req_beats << $clog2(AXI_DATA_WIDTH / 8)),
     .data_valid_i  (st_axi_valid),
     .data_ready_o  (st_axi_ready),
     .data_i        (st_axi_data),
