@@ -363,6 +363,31 @@ module layer_ctrl #(
     state_q   <= Idle;
   endtask
 
+  task automatic next_tile();
+    // After a row tile: the next tile, the next image, or what follows the batch
+    // (WU: the dW stores; FP/BP: the next outer tile's weights, or the end).
+    ob_half_q <= !ob_half_q;
+    state_q   <= Tile;
+    if (!last_tile) begin
+      r0_q <= r0_q + rows_q;
+    end else begin
+      r0_q <= '0;
+      if (!last_b) begin
+        b_q <= b_q + 16'd1;
+      end else begin
+        b_q <= '0;
+        if (is_wu) begin
+          state_q <= StoreW;
+        end else if (!last_outer) begin
+          outer_q <= outer_q + 16'd1;
+          state_q <= WeightLoad;
+        end else begin
+          state_q <= Drain;
+        end
+      end
+    end
+  endtask
+
   always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
       state_q       <= Idle;
@@ -513,44 +538,11 @@ module layer_ctrl #(
               state_q <= InLoad;
             end else begin
               inner_q <= '0;
-              if (is_wu) begin
-                ob_half_q <= !ob_half_q;
-                state_q   <= Tile;
-                // next tile, image, outer tile
-                if (!last_tile) begin
-                  r0_q <= r0_q + rows_q;
-                end else begin
-                  r0_q <= '0;
-                  if (!last_b) b_q <= b_q + 16'd1;
-                  else begin
-                    b_q     <= '0;
-                    state_q <= StoreW;
-                  end
-                end
-              end else begin
-                state_q <= StoreOut;
-              end
+              if (is_wu) next_tile();   // WU stores dW only after the batch
+              else       state_q <= StoreOut;
             end
           end
-          StoreOut: if (emitted) begin
-            ob_half_q <= !ob_half_q;
-            state_q   <= Tile;
-            if (!last_tile) begin
-              r0_q <= r0_q + rows_q;
-            end else begin
-              r0_q <= '0;
-              if (!last_b) b_q <= b_q + 16'd1;
-              else begin
-                b_q <= '0;
-                if (!last_outer) begin
-                  outer_q <= outer_q + 16'd1;
-                  state_q <= WeightLoad;
-                end else begin
-                  state_q <= Drain;
-                end
-              end
-            end
-          end
+          StoreOut: if (emitted) next_tile();
           StoreW: if (emitted) begin
             if (!last_inner) begin
               inner_q <= inner_q + 16'd1;
