@@ -375,35 +375,47 @@ class _Builder:
 # --------------------------------------------------------------------------------------
 
 
+def _schedule_dot(mode: Mode, src, wp, k, stride, pad, geo: _Geometry, rows: int,
+                  outer_tiles: int, inner_tiles: int, cfg: HwConfig) -> _Builder:
+    """FP and BP: one dot-mode loop. FP walks output-channel tiles outside and
+    input-channel tiles inside; BP the reverse (its lanes are the layer's input channels),
+    loading the same weight blocks (mt, nt) that FP loads."""
+    tn, kk = cfg.tn, k * k
+    (in_h, in_w), out_w = geo.in_hw, geo.out_hw[1]
+    out = _Builder(cfg)
+    for ot in range(outer_tiles):
+        for it in range(inner_tiles):
+            mt, nt = (ot, it) if mode == Mode.FP else (it, ot)
+            out.load(Op.LOAD_W, _w_beats(wp, mt, nt, tn), wb_addr=it * kk)
+        for b in range(src.shape[0]):
+            for r0, r1 in geo.tiles(rows):
+                oh = out.next_ob()
+                lo, hi = geo.ib_rows(r0, r1)
+                for it in range(inner_tiles):
+                    ih = out.next_ib()
+                    out.load(Op.LOAD_IN, _act_beats(src, b, it, (lo, hi), tn), half=ih)
+                    out.compute(
+                        mode=mode, k=k, stride=stride, pad=pad, ib_half=ih, ob_half=oh,
+                        in_h=in_h, in_w=in_w, ib_row0=lo, ib_rows=hi - lo,
+                        out_row0=r0, out_rows=r1 - r0, out_w=out_w, wb_base=it * kk,
+                        acc_init=int(it == 0), ob_done=int(it == inner_tiles - 1), ib_release=1,
+                    )
+                out.store(Op.STORE_OUT, (r1 - r0) * out_w, _OutTile(b, ot, r0, r1), half=oh)
+    return out
+
+
 def _schedule_fp(where, x, w, stride, pad, cfg, tile_rows):
     tn = cfg.tn
     batch, n_in, height, width = x.shape
     n_out, k = w.shape[0], w.shape[2]
     out_hw = ((height + 2 * pad - k) // stride + 1, (width + 2 * pad - k) // stride + 1)
-    n_tiles, m_tiles, kk = _ceil_div(n_in, tn), _ceil_div(n_out, tn), k * k
+    n_tiles, m_tiles = _ceil_div(n_in, tn), _ceil_div(n_out, tn)
     _check_wb(where, n_tiles, k, cfg, f"FP with N={n_in}")
     geo = _Geometry(Mode.FP, k, stride, pad, (height, width), out_hw)
     rows = geo.choose_rows(where, tile_rows, cfg)
-    xp = _pad_channels(x, 1, tn)
     wp = _pad_channels(_pad_channels(w, 0, tn), 1, tn)
-    out = _Builder(cfg)
-    for mt in range(m_tiles):
-        for nt in range(n_tiles):
-            out.load(Op.LOAD_W, _w_beats(wp, mt, nt, tn), wb_addr=nt * kk)
-        for b in range(batch):
-            for r0, r1 in geo.tiles(rows):
-                oh = out.next_ob()
-                lo, hi = geo.ib_rows(r0, r1)
-                for nt in range(n_tiles):
-                    ih = out.next_ib()
-                    out.load(Op.LOAD_IN, _act_beats(xp, b, nt, (lo, hi), tn), half=ih)
-                    out.compute(
-                        mode=Mode.FP, k=k, stride=stride, pad=pad, ib_half=ih, ob_half=oh,
-                        in_h=height, in_w=width, ib_row0=lo, ib_rows=hi - lo,
-                        out_row0=r0, out_rows=r1 - r0, out_w=out_hw[1], wb_base=nt * kk,
-                        acc_init=int(nt == 0), ob_done=int(nt == n_tiles - 1), ib_release=1,
-                    )
-                out.store(Op.STORE_OUT, (r1 - r0) * out_hw[1], _OutTile(b, mt, r0, r1), half=oh)
+    out = _schedule_dot(Mode.FP, _pad_channels(x, 1, tn), wp, k, stride, pad, geo, rows,
+                        m_tiles, n_tiles, cfg)
     return out, rows, (batch, n_out, *out_hw), (batch, m_tiles * tn, *out_hw)
 
 
@@ -412,30 +424,13 @@ def _schedule_bp(where, dy, w, in_hw, stride, pad, cfg, tile_rows):
     batch, n_out, out_h, out_w = dy.shape
     n_in, k = w.shape[1], w.shape[2]
     height, width = in_hw
-    n_tiles, m_tiles, kk = _ceil_div(n_in, tn), _ceil_div(n_out, tn), k * k
+    n_tiles, m_tiles = _ceil_div(n_in, tn), _ceil_div(n_out, tn)
     _check_wb(where, m_tiles, k, cfg, f"BP with M={n_out}")
     geo = _Geometry(Mode.BP, k, stride, pad, (out_h, out_w), (height, width))
     rows = geo.choose_rows(where, tile_rows, cfg)
-    dyp = _pad_channels(dy, 1, tn)
     wp = _pad_channels(_pad_channels(w, 0, tn), 1, tn)
-    out = _Builder(cfg)
-    for nt in range(n_tiles):
-        for mt in range(m_tiles):
-            out.load(Op.LOAD_W, _w_beats(wp, mt, nt, tn), wb_addr=mt * kk)
-        for b in range(batch):
-            for r0, r1 in geo.tiles(rows):
-                oh = out.next_ob()
-                lo, hi = geo.ib_rows(r0, r1)
-                for mt in range(m_tiles):
-                    ih = out.next_ib()
-                    out.load(Op.LOAD_IN, _act_beats(dyp, b, mt, (lo, hi), tn), half=ih)
-                    out.compute(
-                        mode=Mode.BP, k=k, stride=stride, pad=pad, ib_half=ih, ob_half=oh,
-                        in_h=out_h, in_w=out_w, ib_row0=lo, ib_rows=hi - lo,
-                        out_row0=r0, out_rows=r1 - r0, out_w=width, wb_base=mt * kk,
-                        acc_init=int(mt == 0), ob_done=int(mt == m_tiles - 1), ib_release=1,
-                    )
-                out.store(Op.STORE_OUT, (r1 - r0) * width, _OutTile(b, nt, r0, r1), half=oh)
+    out = _schedule_dot(Mode.BP, _pad_channels(dy, 1, tn), wp, k, stride, pad, geo, rows,
+                        n_tiles, m_tiles, cfg)
     return out, rows, (batch, n_in, height, width), (batch, n_tiles * tn, height, width)
 
 
