@@ -26,15 +26,40 @@ package eftrain_desc_pkg;
 
   /// Descriptor opcode (word 0, bits 31:24).
   typedef enum logic [7:0] {
-    /// Forward: y = conv(x, w). in_addr x, wgt_addr w, out_addr y.
+    /// Forward: y = conv(x, w), relu(conv(x, w)) with RELU. in_addr x, wgt_addr w, out_addr
+    /// y.
     OP_CONV_FP = 8'd1,
-    /// Backward to the input: dx = conv_bp(dy, w). in_addr dy, wgt_addr w, out_addr dx.
+    /// Backward to the input: dx = conv_bp(dy, w), masked by a > 0 with RELU_MASK. in_addr
+    /// dy, wgt_addr w, out_addr dx, aux_addr a (RELU_MASK only).
     OP_CONV_BP = 8'd2,
-    /// Weight gradient: dw = conv_wu(x, dy). in_addr x, aux_addr dy, out_addr dw.
-    OP_CONV_WU = 8'd3
+    /// Weight gradient: dw = conv_wu(x, dy); with SGD, w - lr * dw written instead. in_addr
+    /// x, aux_addr dy, out_addr dw (SGD: the new w), wgt_addr w (SGD only).
+    OP_CONV_WU = 8'd3,
+    /// 2x2 stride-2 max-pool: y = maxpool(x) (k 2, stride 2, pad 0, m = n). in_addr x,
+    /// out_addr y.
+    OP_POOL_FP = 8'd4,
+    /// Max-pool backward: dx = maxpool_bp(dy, argmax of x), the argmax recomputed from x;
+    /// RELU_MASK also zeroes windows whose maximum is not > 0. in_addr dy, aux_addr x,
+    /// out_addr dx.
+    OP_POOL_BP = 8'd5
   } opcode_e;
 
-  /// STATUS.code: why a chain stopped. Checks 1..10 run in this order; the first
+  /// Descriptor flags (word 1, bits 15:0): bit numbers.
+  typedef enum int unsigned {
+    /// CONV_FP: the stored y is relu(y) (eftrain.oracle.relu_fp).
+    FLAG_RELU = 32'd0,
+    /// CONV_BP: dx = relu_bp(dx, a), a read at aux_addr (the stored output of the ReLU that
+    /// produced this layer's input). POOL_BP: dx = relu_bp(dx, x), x the pool input.
+    FLAG_RELU_MASK = 32'd1,
+    /// CONV_WU: the weight update is fused in the write-back: w is read at wgt_addr and
+    /// sgd(w, dw, lr) is written to out_addr (which may equal wgt_addr).
+    FLAG_SGD = 32'd2
+  } flag_e;
+
+  /// Largest output row (Wo) of a pool descriptor: the pool unit's line buffers.
+  localparam int unsigned POOL_MAX_WO = 512;
+
+  /// STATUS.code: why a chain stopped. Checks 1..11 run in this order; the first
   /// failing one is reported.
   typedef enum logic [7:0] {
     /// No error: the chain completed (or is still running).
@@ -43,32 +68,34 @@ package eftrain_desc_pkg;
     ERR_BAD_MAGIC = 8'd1,
     /// Word 0 bits 23:16 are not VERSION (1).
     ERR_BAD_VERSION = 8'd2,
-    /// Word 0 bits 31:24 are not an Opcode (1 CONV_FP, 2 CONV_BP, 3 CONV_WU).
+    /// Word 0 bits 31:24 are not an Opcode (1 CONV_FP .. 5 POOL_BP).
     ERR_BAD_OPCODE = 8'd3,
-    /// k = 0 or k > KMAX.
-    ERR_BAD_KERNEL = 8'd4,
-    /// stride is neither 1 nor 2.
-    ERR_BAD_STRIDE = 8'd5,
-    /// pad >= k.
-    ERR_BAD_PAD = 8'd6,
+    /// A flag bit that is not a Flag, or a Flag the opcode does not take.
+    ERR_BAD_FLAGS = 8'd4,
+    /// k = 0 or k > KMAX (conv); k != 2 (pool).
+    ERR_BAD_KERNEL = 8'd5,
+    /// stride is neither 1 nor 2 (conv); stride != 2 (pool).
+    ERR_BAD_STRIDE = 8'd6,
+    /// pad >= k (conv); pad != 0 (pool).
+    ERR_BAD_PAD = 8'd7,
     /// One of batch, n, m, h, w is 0 or above 4095, or the output has no pixel (h + 2*pad <
-    /// k or w + 2*pad < k) or more than 4095 rows or columns.
-    ERR_BAD_DIMENSION = 8'd7,
+    /// k or w + 2*pad < k) or more than 4095 rows or columns; for a pool, m != n.
+    ERR_BAD_DIMENSION = 8'd8,
     /// tile_rows = 0, a tile overflowing OB or IB, weights overflowing WB, or an odd
     /// stride-2 BP tile that does not cover the whole image (the conservative rule of
-    /// tile_misfit).
-    ERR_TILE_TOO_LARGE = 8'd8,
+    /// tile_misfit); for a pool (tile_rows unused), an output row wider than POOL_MAX_WO.
+    ERR_TILE_TOO_LARGE = 8'd9,
     /// A tensor address the opcode uses, or a descriptor address (CHAIN, next), is not a
     /// multiple of 64 bytes (a zero descriptor address at CHAIN too).
-    ERR_UNALIGNED_ADDRESS = 8'd9,
+    ERR_UNALIGNED_ADDRESS = 8'd10,
     /// A tensor the opcode uses ends past 2**AXI_ADDR_WIDTH.
-    ERR_ADDRESS_RANGE = 8'd10,
+    ERR_ADDRESS_RANGE = 8'd11,
     /// An AXI read (descriptor fetch or tensor load) answered SLVERR or DECERR.
-    ERR_AXI_READ_ERROR = 8'd11,
+    ERR_AXI_READ_ERROR = 8'd12,
     /// An AXI write (tensor store) answered SLVERR or DECERR.
-    ERR_AXI_WRITE_ERROR = 8'd12,
+    ERR_AXI_WRITE_ERROR = 8'd13,
     /// Software wrote CTRL.ABORT while the chain ran.
-    ERR_ABORTED = 8'd13
+    ERR_ABORTED = 8'd14
   } error_e;
 
   /// One descriptor. Its bit layout is the 64-byte little-endian image of
@@ -80,16 +107,20 @@ package eftrain_desc_pkg;
   typedef struct packed {
     /// Words 15:14 (bits 511:448). Address of the next descriptor; 0 ends the chain.
     logic [63:0] next_addr;
-    /// Words 13:12 (bits 447:384). WU: dy (FP, BP: unused). Multiple of 64.
+    /// Words 13:12 (bits 447:384). CONV_WU: dy; CONV_BP with RELU_MASK: a; POOL_BP: x.
+    /// Multiple of 64.
     logic [63:0] aux_addr;
-    /// Words 11:10 (bits 383:320). FP: y, BP: dx, WU: dw. Multiple of 64.
+    /// Words 11:10 (bits 383:320). y, dx, dw, or the new w (CONV_WU with SGD). Multiple of
+    /// 64.
     logic [63:0] out_addr;
-    /// Words 9:8 (bits 319:256). FP, BP: w (WU: unused). Multiple of 64.
+    /// Words 9:8 (bits 319:256). CONV_FP, CONV_BP: w; CONV_WU with SGD: w read. Multiple of
+    /// 64.
     logic [63:0] wgt_addr;
-    /// Words 7:6 (bits 255:192). FP: x, BP: dy, WU: x. Multiple of 64.
+    /// Words 7:6 (bits 255:192). CONV_FP, CONV_WU, POOL_FP: x; CONV_BP, POOL_BP: dy.
+    /// Multiple of 64.
     logic [63:0] in_addr;
-    /// Word 5 bits 31:0 (bits 191:160). Learning rate, fp32 bits (for the fused SGD of a
-    /// later release).
+    /// Word 5 bits 31:0 (bits 191:160). Learning rate, fp32 bits: the fused SGD of CONV_WU
+    /// with SGD.
     logic [31:0] lr;
     /// Word 4 bits 31:16 (bits 159:144). Input image (x) width W, 1..4095.
     logic [15:0] w;
@@ -100,21 +131,23 @@ package eftrain_desc_pkg;
     /// Word 3 bits 15:0 (bits 111:96). Input channels N, 1..4095.
     logic [15:0] n;
     /// Word 2 bits 31:16 (bits 95:80). Output rows per tile (y for FP, dx for BP, dy for
-    /// WU), >= 1; R = min(tile_rows, rows of that image).
+    /// WU), >= 1; R = min(tile_rows, rows of that image). Unused by pools.
     logic [15:0] tile_rows;
     /// Word 2 bits 15:0 (bits 79:64). Images in the batch, 1..4095.
     logic [15:0] batch;
     /// Word 1 bits 31:28 (bits 63:60). Reserved: written 0, ignored.
     logic [3:0] reserved1;
-    /// Word 1 bits 27:24 (bits 59:56). Zero padding on every side, 0..k-1.
+    /// Word 1 bits 27:24 (bits 59:56). Zero padding on every side, 0..k-1 (pool: 0).
     logic [3:0] pad;
-    /// Word 1 bits 23:20 (bits 55:52). Stride, 1 or 2.
+    /// Word 1 bits 23:20 (bits 55:52). Stride, 1 or 2 (pool: 2).
     logic [3:0] stride;
-    /// Word 1 bits 19:16 (bits 51:48). Kernel size, 1..KMAX.
+    /// Word 1 bits 19:16 (bits 51:48). Kernel size, 1..KMAX (pool: 2).
     logic [3:0] k;
-    /// Word 1 bits 15:0 (bits 47:32). Layer options; 0 in this release (not checked).
+    /// Word 1 bits 15:0 (bits 47:32). Flag bits (flag_e): 0 RELU, 1 RELU_MASK, 2 SGD;
+    /// others 0.
     logic [15:0] flags;
-    /// Word 0 bits 31:24 (bits 31:24). Opcode: 1 CONV_FP, 2 CONV_BP, 3 CONV_WU (opcode_e).
+    /// Word 0 bits 31:24 (bits 31:24). Opcode: 1 CONV_FP, 2 CONV_BP, 3 CONV_WU, 4 POOL_FP,
+    /// 5 POOL_BP (opcode_e).
     logic [7:0] opcode;
     /// Word 0 bits 23:16 (bits 23:16). VERSION (1); otherwise BAD_VERSION.
     logic [7:0] version;

@@ -7,4 +7,6 @@ rtl/stream_upsize.sv
 rtl/stream_downsize.sv
 rtl/eftrain_csr.sv
 rtl/layer_ctrl.sv
+rtl/pool_unit.sv
+rtl/store_merge.sv
 rtl/eftrain_top.sv

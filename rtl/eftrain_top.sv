@@ -157,6 +157,12 @@ module eftrain_top #(
   logic                      rd_req_valid, rd_req_ready, wr_req_valid, wr_req_ready;
   logic [AXI_ADDR_WIDTH-1:0] rd_req_addr, wr_req_addr;
   logic [31:0]               rd_req_beats, wr_req_beats;
+  logic [1:0]                rd_req_dest;
+  logic                      ctrl_rd_req_valid, ctrl_rd_req_ready;
+  logic                      pool, pool_bp, pool_mask;
+  logic [15:0]               pool_h, pool_w;
+  logic [1:0]                store_op;
+  logic [31:0]               lr;
   logic                      fetch, ctrl_rd_ready;
   logic                      rd_valid, rd_ready, rd_error, rd_idle, wr_error, wr_idle;
   logic [AXI_DATA_WIDTH-1:0] rd_data;
@@ -176,10 +182,11 @@ module eftrain_top #(
     .cmd_ready_i     (cmd_ready),
     .cmd_o           (cmd),
     .engine_idle_i   (engine_idle),
-    .rd_req_valid_o  (rd_req_valid),
-    .rd_req_ready_i  (rd_req_ready),
+    .rd_req_valid_o  (ctrl_rd_req_valid),
+    .rd_req_ready_i  (ctrl_rd_req_ready),
     .rd_req_addr_o   (rd_req_addr),
     .rd_req_beats_o  (rd_req_beats),
+    .rd_req_dest_o   (rd_req_dest),
     .fetch_o         (fetch),
     .rd_data_valid_i (rd_valid),
     .rd_data_ready_o (ctrl_rd_ready),
@@ -192,6 +199,13 @@ module eftrain_top #(
     .wr_req_beats_o  (wr_req_beats),
     .wr_error_i      (wr_error),
     .wr_idle_i       (wr_idle),
+    .pool_o          (pool),
+    .pool_bp_o       (pool_bp),
+    .pool_mask_o     (pool_mask),
+    .pool_h_o        (pool_h),
+    .pool_w_o        (pool_w),
+    .store_op_o      (store_op),
+    .lr_o            (lr),
     .dma_drop_o      (dma_drop),
     .dma_clear_o     (dma_clear),
     .dp_reset_o      (dp_reset),
@@ -204,10 +218,47 @@ module eftrain_top #(
     .irq_set_o       (irq_set)
   );
 
+  // ---- read routing: each request's beats go where the controller said ------------------
+  // The descriptor fetch runs alone (everything else idle) and is routed by `fetch`; the
+  // other requests queue their destination and length here, in request order.
+  logic        route_push, route_ready, route_valid, route_merge, head_last;
+  logic [32:0] route_head;
+  logic [31:0] head_beat_q;
+  logic        route_pop, rd_fire, unused_route_count;
+  logic [3:0]  route_count;
+
+  assign route_push        = ctrl_rd_req_valid && rd_req_dest != 2'd0 && rd_req_ready;
+  assign rd_req_valid      = ctrl_rd_req_valid && (rd_req_dest == 2'd0 || route_ready);
+  assign ctrl_rd_req_ready = rd_req_ready && (rd_req_dest == 2'd0 || route_ready);
+
+  stream_fifo #(.WIDTH (33), .DEPTH (8)) u_route (
+    .clk_i       (clk),
+    .rst_ni      (dp_rst_n),
+    .in_valid_i  (route_push),
+    .in_ready_o  (route_ready),
+    .in_data_i   ({rd_req_dest == 2'd2, rd_req_beats}),
+    .out_valid_o (route_valid),
+    .out_ready_i (route_pop),
+    .out_data_o  (route_head),
+    .count_o     (route_count)
+  );
+
+  assign route_merge = route_head[32];
+  assign head_last   = head_beat_q == route_head[31:0] - 32'd1;
+  assign rd_fire     = rd_valid && rd_ready && !fetch;
+  assign route_pop   = rd_fire && head_last;
+
+  always_ff @(posedge clk) begin
+    if (!dp_rst_n)     head_beat_q <= '0;
+    else if (rd_fire)  head_beat_q <= head_last ? '0 : head_beat_q + 32'd1;
+  end
+
+  assign unused_route_count = ^route_count;
+
   // ---- DMA -------------------------------------------------------------------------------
   logic rd_beat, rd_burst, wr_beat, wr_burst;
-  logic st_axi_valid, st_axi_ready;
-  logic [AXI_DATA_WIDTH-1:0] st_axi_data;
+  logic st_axi_valid, st_axi_ready, wr_valid, wr_ready;
+  logic [AXI_DATA_WIDTH-1:0] st_axi_data, wr_data;
 
   axi_dma_rd #(
     .DW (AXI_DATA_WIDTH), .AW (AXI_ADDR_WIDTH), .IDW (AXI_ID_WIDTH), .MAX_OUTSTANDING (4)
@@ -253,9 +304,9 @@ module eftrain_top #(
     .req_ready_o   (wr_req_ready),
     .req_addr_i    (wr_req_addr),
     .req_bytes_i   (wr_req_beats << $clog2(AXI_DATA_WIDTH / 8)),
-    .data_valid_i  (st_axi_valid),
-    .data_ready_o  (st_axi_ready),
-    .data_i        (st_axi_data),
+    .data_valid_i  (wr_valid),
+    .data_ready_o  (wr_ready),
+    .data_i        (wr_data),
     .drop_i        (dma_drop),
     .clear_i       (dma_clear),
     .error_o       (wr_error),
@@ -292,9 +343,18 @@ module eftrain_top #(
   logic [ENGINE_W-1:0] st_data;
   logic                up_ready;
 
-  // Read data goes to the controller while it fetches a descriptor, to the engine else.
-  assign ld_up_valid = rd_valid && !fetch;
-  assign rd_ready    = fetch ? ctrl_rd_ready : up_ready;
+  // Read data goes to the controller while it fetches a descriptor, else to the engine
+  // (conv) or the pool unit (pool), or to the store merge's second operand.
+  logic pool_in_valid, pool_in_ready, merge_b_valid, merge_b_ready;
+  logic to_main;
+  assign to_main       = route_valid && !route_merge;
+  assign ld_up_valid   = rd_valid && !fetch && to_main && !pool;
+  assign pool_in_valid = rd_valid && !fetch && to_main && pool;
+  assign merge_b_valid = rd_valid && !fetch && route_valid && route_merge;
+  assign rd_ready      = fetch ? ctrl_rd_ready
+                       : !route_valid ? 1'b0
+                       : route_merge ? merge_b_ready
+                       : pool ? pool_in_ready : up_ready;
 
   stream_upsize #(.IN_W (AXI_DATA_WIDTH), .RATIO (RATIO)) u_upsize (
     .clk_i       (clk),
@@ -345,6 +405,45 @@ module eftrain_top #(
     .out_valid_o (st_axi_valid),
     .out_ready_i (st_axi_ready),
     .out_data_o  (st_axi_data)
+  );
+
+  // ---- pool unit, and the store merge in front of the write DMA -----------------------
+  logic                      pool_out_valid, pool_out_ready, merge_a_valid, merge_a_ready;
+  logic [AXI_DATA_WIDTH-1:0] pool_out_data;
+
+  pool_unit #(.DW (AXI_DATA_WIDTH), .R (RATIO), .MAX_WO (POOL_MAX_WO)) u_pool (
+    .clk_i       (clk),
+    .rst_ni      (dp_rst_n),
+    .bp_i        (pool_bp),
+    .mask_i      (pool_mask),
+    .h_i         (pool_h),
+    .w_i         (pool_w),
+    .in_valid_i  (pool_in_valid),
+    .in_ready_o  (pool_in_ready),
+    .in_data_i   (rd_data),
+    .out_valid_o (pool_out_valid),
+    .out_ready_i (pool_out_ready),
+    .out_data_o  (pool_out_data)
+  );
+
+  assign merge_a_valid  = pool ? pool_out_valid : st_axi_valid;
+  assign pool_out_ready = pool && merge_a_ready;
+  assign st_axi_ready   = !pool && merge_a_ready;
+
+  store_merge #(.DW (AXI_DATA_WIDTH)) u_merge (
+    .clk_i       (clk),
+    .rst_ni      (dp_rst_n),
+    .op_i        (store_op),
+    .lr_i        (lr),
+    .a_valid_i   (merge_a_valid),
+    .a_ready_o   (merge_a_ready),
+    .a_data_i    (pool ? pool_out_data : st_axi_data),
+    .b_valid_i   (merge_b_valid),
+    .b_ready_o   (merge_b_ready),
+    .b_data_i    (rd_data),
+    .out_valid_o (wr_valid),
+    .out_ready_i (wr_ready),
+    .out_data_o  (wr_data)
   );
 
   logic unused_stats;

@@ -4,6 +4,11 @@
 /// (docs/architecture.md, "The IP top level"; the loop order is `eftrain.schedule`'s, the
 /// transfers those of `eftrain.layout.transfers`).
 ///
+/// Pool descriptors run no engine command: their reads go to the pool unit and its
+/// output to the write DMA (rd_req_dest_o routes them); the store merge applies the
+/// descriptor's fused operation (store_op_o) on every write, and reads its second
+/// operand (the ReLU mask's activation, SGD's weights) as a transfer of its own.
+///
 /// One descriptor at a time: its commands all complete (engine and DMA idle) before the
 /// next descriptor is fetched. A DMA error or an abort stops emitting, lets the commands
 /// already emitted finish with the DMA in drop mode (no further AXI traffic), resets the
@@ -34,6 +39,9 @@ module layer_ctrl #(
   input  logic                        rd_req_ready_i,
   output logic [AXI_ADDR_WIDTH-1:0]   rd_req_addr_o,
   output logic [31:0]                 rd_req_beats_o,
+  /// Where the request's data goes: the controller (the descriptor fetch), the engine
+  /// or the pool unit (main), or the store merge (rd_dest_e).
+  output logic [1:0]                  rd_req_dest_o,
   output logic                        fetch_o,
   input  logic                        rd_data_valid_i,
   output logic                        rd_data_ready_o,
@@ -47,6 +55,15 @@ module layer_ctrl #(
   output logic [31:0]                 wr_req_beats_o,
   input  logic                        wr_error_i,
   input  logic                        wr_idle_i,
+  /// The running descriptor, for the pool unit and the store merge (constant while
+  /// its data moves).
+  output logic                        pool_o,
+  output logic                        pool_bp_o,
+  output logic                        pool_mask_o,
+  output logic [15:0]                 pool_h_o,
+  output logic [15:0]                 pool_w_o,
+  output logic [1:0]                  store_op_o,
+  output logic [31:0]                 lr_o,
   /// DMA drop mode (stopping) and error clear; datapath reset after a stop.
   output logic                        dma_drop_o,
   output logic                        dma_clear_o,
@@ -70,7 +87,7 @@ module layer_ctrl #(
   localparam int unsigned LOG_TN      = $clog2(TN);
   localparam int unsigned PIXEL_BEATS_SHIFT = $clog2(PIXEL_BYTES / BEAT_BYTES);
 
-  typedef enum logic [3:0] {
+  typedef enum logic [4:0] {
     Idle,       // waiting for CTRL.START
     Fetch,      // request the descriptor
     FetchData,  // collect its beats
@@ -83,6 +100,9 @@ module layer_ctrl #(
     Compute,    // COMPUTE of that pass
     StoreOut,   // FP/BP: STORE_OUT of the tile
     StoreW,     // WU: STORE_W of every dW block of this outer tile
+    PoolPlane,  // pool: the plane's transfers (FP: x rows and y; BP: the dx write)
+    PoolRows,   // pool BP: the two x rows of an output row
+    PoolDy,     // pool BP: the dy row
     Drain,      // wait for the descriptor's commands to finish
     Stop        // error, abort or soft reset: drain in drop mode, then reset the datapath
   } state_e;
@@ -90,7 +110,7 @@ module layer_ctrl #(
   state_e state_q;
 
   // ---- the descriptor and what follows from it ---------------------------------------
-  // flags, lr and the reserved bits are not used by this release.
+  // The reserved bits are not used.
   /* verilator lint_off UNUSEDSIGNAL */
   desc_t                    desc_q;
   /* verilator lint_on UNUSEDSIGNAL */
@@ -106,7 +126,8 @@ module layer_ctrl #(
 
   assign desc_q = desc_t'(desc_bits_q);
 
-  logic        is_fp, is_bp, is_wu;
+  logic        is_fp, is_bp, is_wu, is_pool_fp, is_pool_bp, is_pool, is_conv;
+  logic        relu, relu_mask, sgd;
   logic [15:0] ho_q, wo_q, ng_q, mg_q, out_h_q, out_w_q, in_img_h_q, in_img_w_q, rows_q;
   logic [15:0] outer_n_q, inner_n_q;
   logic [31:0] kk_q;                      // K*K
@@ -115,6 +136,28 @@ module layer_ctrl #(
   assign is_fp = desc_q.opcode == OP_CONV_FP;
   assign is_bp = desc_q.opcode == OP_CONV_BP;
   assign is_wu = desc_q.opcode == OP_CONV_WU;
+  assign is_pool_fp = desc_q.opcode == OP_POOL_FP;
+  assign is_pool_bp = desc_q.opcode == OP_POOL_BP;
+  assign is_pool    = is_pool_fp || is_pool_bp;
+  assign is_conv    = is_fp || is_bp || is_wu;
+  assign relu       = desc_q.flags[FLAG_RELU];
+  assign relu_mask  = desc_q.flags[FLAG_RELU_MASK];
+  assign sgd        = desc_q.flags[FLAG_SGD];
+
+  // Flags each opcode takes (eftrain.descriptor.flags_allowed).
+  logic [15:0] flags_allowed;
+  assign flags_allowed = is_fp ? 16'(1 << FLAG_RELU)
+                       : (is_bp || is_pool_bp) ? 16'(1 << FLAG_RELU_MASK)
+                       : is_wu ? 16'(1 << FLAG_SGD) : 16'd0;
+
+  // For the pool unit and the store merge.
+  assign pool_o      = is_pool;
+  assign pool_bp_o   = is_pool_bp;
+  assign pool_mask_o = relu_mask;
+  assign pool_h_o    = desc_q.h;
+  assign pool_w_o    = desc_q.w;
+  assign lr_o        = desc_q.lr;
+  assign store_op_o  = (is_fp && relu) ? 2'd1 : (is_bp && relu_mask) ? 2'd2 : (is_wu && sgd) ? 2'd3 : 2'd0;
 
   // Output size (h + 2 pad - k) / s + 1, signed so that "no output pixel" shows.
   logic signed [19:0] ho_s, wo_s;
@@ -149,32 +192,43 @@ module layer_ctrl #(
   assign blocks_fit   = is_bp ? 32'(mg_q) : 32'(ng_q);
   assign limit        = 65'd1 << AXI_ADDR_WIDTH;
 
+  // Tensors each opcode uses beyond in_addr and out_addr (Descriptor.tensors).
+  logic uses_wgt, uses_aux;
+  assign uses_wgt = is_fp || is_bp || (is_wu && sgd);
+  assign uses_aux = is_wu || (is_bp && relu_mask) || is_pool_bp;
+
   always_comb begin
     check_code = ERR_NONE;
     if (desc_q.magic != MAGIC)                                  check_code = ERR_BAD_MAGIC;
     else if (desc_q.version != VERSION)                         check_code = ERR_BAD_VERSION;
-    else if (!(is_fp || is_bp || is_wu))                        check_code = ERR_BAD_OPCODE;
-    else if (desc_q.k == 4'd0 || 32'(desc_q.k) > KMAX)          check_code = ERR_BAD_KERNEL;
-    else if (!(desc_q.stride inside {4'd1, 4'd2}))              check_code = ERR_BAD_STRIDE;
-    else if (desc_q.pad >= desc_q.k)                            check_code = ERR_BAD_PAD;
+    else if (!(is_conv || is_pool))                             check_code = ERR_BAD_OPCODE;
+    else if ((desc_q.flags & ~flags_allowed) != '0)             check_code = ERR_BAD_FLAGS;
+    else if (is_pool ? desc_q.k != 4'd2 : (desc_q.k == 4'd0 || 32'(desc_q.k) > KMAX))
+                                                                check_code = ERR_BAD_KERNEL;
+    else if (is_pool ? desc_q.stride != 4'd2 : !(desc_q.stride inside {4'd1, 4'd2}))
+                                                                check_code = ERR_BAD_STRIDE;
+    else if (is_pool ? desc_q.pad != 4'd0 : desc_q.pad >= desc_q.k)
+                                                                check_code = ERR_BAD_PAD;
     else if (desc_q.batch == '0 || desc_q.n == '0 || desc_q.m == '0 || desc_q.h == '0 || desc_q.w == '0
              || 32'(desc_q.batch) > MAX_DIM || 32'(desc_q.n) > MAX_DIM || 32'(desc_q.m) > MAX_DIM
              || 32'(desc_q.h) > MAX_DIM || 32'(desc_q.w) > MAX_DIM || ho_s < 1 || wo_s < 1
-             || ho_s > $signed(20'(MAX_DIM)) || wo_s > $signed(20'(MAX_DIM)))
+             || ho_s > $signed(20'(MAX_DIM)) || wo_s > $signed(20'(MAX_DIM))
+             || (is_pool && desc_q.m != desc_q.n))
                                                                 check_code = ERR_BAD_DIMENSION;
-    else if (desc_q.tile_rows == '0
-             || rows_fit * 32'(out_w_q) > OB_DEPTH
-             || ib_rows_fit * ib_w_fit > IB_DEPTH
-             || blocks_fit * kk_q > WB_DEPTH
-             || (is_bp && desc_q.stride == 4'd2 && rows_fit[0] && rows_fit < out_h_fit))
+    else if (is_pool ? 32'(wo_q) > POOL_MAX_WO
+                     : (desc_q.tile_rows == '0
+                        || rows_fit * 32'(out_w_q) > OB_DEPTH
+                        || ib_rows_fit * ib_w_fit > IB_DEPTH
+                        || blocks_fit * kk_q > WB_DEPTH
+                        || (is_bp && desc_q.stride == 4'd2 && rows_fit[0] && rows_fit < out_h_fit)))
                                                                 check_code = ERR_TILE_TOO_LARGE;
     else if (desc_q.in_addr[5:0] != '0 || desc_q.out_addr[5:0] != '0
-             || (!is_wu && desc_q.wgt_addr[5:0] != '0) || (is_wu && desc_q.aux_addr[5:0] != '0))
+             || (uses_wgt && desc_q.wgt_addr[5:0] != '0) || (uses_aux && desc_q.aux_addr[5:0] != '0))
                                                                 check_code = ERR_UNALIGNED_ADDRESS;
     else if (65'(desc_q.in_addr) + 65'(act_in_bytes_q) > limit
              || 65'(desc_q.out_addr) + 65'(is_wu ? wgt_bytes_q : act_out_bytes_q) > limit
-             || (!is_wu && 65'(desc_q.wgt_addr) + 65'(wgt_bytes_q) > limit)
-             || (is_wu && 65'(desc_q.aux_addr) + 65'(act_aux_bytes_q) > limit))
+             || (uses_wgt && 65'(desc_q.wgt_addr) + 65'(wgt_bytes_q) > limit)
+             || (uses_aux && 65'(desc_q.aux_addr) + 65'(act_aux_bytes_q) > limit))
                                                                 check_code = ERR_ADDRESS_RANGE;
   end
 
@@ -211,13 +265,13 @@ module layer_ctrl #(
 
   // ---- the emission of the current state ----------------------------------------------
   engine_cmd_t cmd;
-  logic        need_cmd, need_rd, need_wr;
+  logic        need_cmd, need_rd, need_wr, rd_main;
   /* verilator lint_off UNUSEDSIGNAL */
   logic [63:0] rd_addr, wr_addr;
   /* verilator lint_on UNUSEDSIGNAL */
   logic [31:0] rd_beats, wr_beats;
   logic [15:0] mt, nt, in_groups, ch;
-  logic [63:0] block_bytes;
+  logic [63:0] block_bytes, plane;
 
   always_comb begin
     // Blocks of this step: (mt, nt) by phase; FP/WU iterate nt inside, BP mt inside.
@@ -226,10 +280,12 @@ module layer_ctrl #(
     in_groups   = is_bp ? mg_q : ng_q;
     ch          = inner_q;
     block_bytes = 64'(kk_q) * 64'(TN * TN * 4);
+    plane       = 64'(b_q) * 64'(ng_q) + 64'(outer_q);   // pools: (image, channel group)
     cmd         = '0;
     need_cmd    = 1'b0;
     need_rd     = 1'b0;
     need_wr     = 1'b0;
+    rd_main     = 1'b1;
     rd_addr     = '0;
     wr_addr     = '0;
     rd_beats    = '0;
@@ -296,6 +352,11 @@ module layer_ctrl #(
                     + ((64'(b_q) * 64'(outer_n_q) + 64'(outer_q)) * 64'(out_h_q) + 64'(r0_q)) * 64'(out_w_q)
                       * PIXEL_BYTES;
         wr_beats  = (32'(tile_rows_q) * 32'(out_w_q)) << PIXEL_BEATS_SHIFT;
+        // The ReLU mask: the same tile of the stored activation, to the store merge.
+        need_rd   = is_bp && relu_mask;
+        rd_main   = 1'b0;
+        rd_addr   = desc_q.aux_addr + (wr_addr - desc_q.out_addr);
+        rd_beats  = wr_beats;
       end
       StoreW: begin
         need_cmd    = 1'b1;
@@ -305,6 +366,36 @@ module layer_ctrl #(
         cmd.count   = 16'(kk_q * TN);
         wr_addr     = desc_q.out_addr + (64'(outer_q) * 64'(ng_q) + 64'(inner_q)) * block_bytes;
         wr_beats    = 32'(block_bytes / BEAT_BYTES);
+        // SGD: the same block of w, to the store merge.
+        need_rd     = sgd;
+        rd_main     = 1'b0;
+        rd_addr     = desc_q.wgt_addr + (wr_addr - desc_q.out_addr);
+        rd_beats    = wr_beats;
+      end
+      PoolPlane: begin
+        // FP: the plane's x rows 0 .. 2*Ho-1 in, its y rows out. BP: the dx plane.
+        need_wr  = 1'b1;
+        need_rd  = is_pool_fp;
+        rd_addr  = desc_q.in_addr + plane * 64'(desc_q.h) * 64'(desc_q.w) * PIXEL_BYTES;
+        rd_beats = (32'(ho_q) * 2 * 32'(desc_q.w)) << PIXEL_BEATS_SHIFT;
+        if (is_pool_fp) begin
+          wr_addr  = desc_q.out_addr + plane * 64'(ho_q) * 64'(wo_q) * PIXEL_BYTES;
+          wr_beats = (32'(ho_q) * 32'(wo_q)) << PIXEL_BEATS_SHIFT;
+        end else begin
+          wr_addr  = desc_q.out_addr + plane * 64'(desc_q.h) * 64'(desc_q.w) * PIXEL_BYTES;
+          wr_beats = (32'(desc_q.h) * 32'(desc_q.w)) << PIXEL_BEATS_SHIFT;
+        end
+      end
+      PoolRows: begin
+        need_rd  = 1'b1;
+        rd_addr  = desc_q.aux_addr
+                   + (plane * 64'(desc_q.h) + 64'(r0_q) * 2) * 64'(desc_q.w) * PIXEL_BYTES;
+        rd_beats = (32'(desc_q.w) * 2) << PIXEL_BEATS_SHIFT;
+      end
+      PoolDy: begin
+        need_rd  = 1'b1;
+        rd_addr  = desc_q.in_addr + (plane * 64'(ho_q) + 64'(r0_q)) * 64'(wo_q) * PIXEL_BYTES;
+        rd_beats = 32'(wo_q) << PIXEL_BEATS_SHIFT;
       end
       default: ;
     endcase
@@ -318,13 +409,16 @@ module layer_ctrl #(
   logic stop_pending_q, soft_pending_q;
 
   assign partial        = cmd_sent_q || rd_sent_q || wr_sent_q;
-  assign can_stop       = stop_pending_q && !partial && !(state_q inside {Idle, FetchData, Stop});
+  // A pool BP plane's dx write waits for all its rows: its reads are issued before a stop.
+  assign can_stop       = stop_pending_q && !partial
+                          && !(state_q inside {Idle, FetchData, Stop, PoolRows, PoolDy});
   assign cmd_valid_o    = need_cmd && !cmd_sent_q && !can_stop;
   assign cmd_o          = cmd;
   assign wr_req_valid_o = need_wr && !wr_sent_q && !can_stop;
   assign wr_req_addr_o  = AXI_ADDR_WIDTH'(wr_addr);
   assign wr_req_beats_o = wr_beats;
-  assign emitted        = need_cmd && !can_stop && (cmd_sent_q || cmd_ready_i)
+  assign emitted        = (need_cmd || need_rd || need_wr) && !can_stop
+                          && (!need_cmd || cmd_sent_q || cmd_ready_i)
                           && (!need_rd || rd_sent_q || rd_req_ready_i)
                           && (!need_wr || wr_sent_q || wr_req_ready_i);
 
@@ -333,6 +427,7 @@ module layer_ctrl #(
     rd_req_valid_o = !can_stop && ((need_rd && !rd_sent_q) || state_q == Fetch);
     rd_req_addr_o  = state_q == Fetch ? AXI_ADDR_WIDTH'(addr_q) : AXI_ADDR_WIDTH'(rd_addr);
     rd_req_beats_o = state_q == Fetch ? 32'(DESC_BEATS) : rd_beats;
+    rd_req_dest_o  = state_q == Fetch ? 2'd0 : rd_main ? 2'd1 : 2'd2;
   end
 
   assign fetch_o         = state_q == FetchData;
@@ -385,6 +480,18 @@ module layer_ctrl #(
           state_q <= Drain;
         end
       end
+    end
+  endtask
+
+  task automatic next_plane();
+    // After a pool plane: the next channel group, the next image, or the end.
+    state_q <= PoolPlane;
+    if (outer_q != ng_q - 16'd1) begin
+      outer_q <= outer_q + 16'd1;
+    end else begin
+      outer_q <= '0;
+      if (!last_b) b_q <= b_q + 16'd1;
+      else         state_q <= Drain;
     end
   endtask
 
@@ -489,11 +596,13 @@ module layer_ctrl #(
             in_img_w_q      <= is_bp ? 16'(wo_s) : desc_q.w;
             outer_n_q       <= 16'(is_bp ? groups(desc_q.n) : groups(desc_q.m));
             inner_n_q       <= 16'(is_bp ? groups(desc_q.m) : groups(desc_q.n));
-            act_in_bytes_q  <= is_bp ? act_bytes(desc_q.batch, desc_q.m, 16'(ho_s), 16'(wo_s))
+            // (A pool has m = n, checked before these sizes are used.)
+            act_in_bytes_q  <= (is_bp || is_pool_bp) ? act_bytes(desc_q.batch, desc_q.m, 16'(ho_s), 16'(wo_s))
+                                                     : act_bytes(desc_q.batch, desc_q.n, desc_q.h, desc_q.w);
+            act_aux_bytes_q <= is_wu ? act_bytes(desc_q.batch, desc_q.m, 16'(ho_s), 16'(wo_s))
                                      : act_bytes(desc_q.batch, desc_q.n, desc_q.h, desc_q.w);
-            act_aux_bytes_q <= act_bytes(desc_q.batch, desc_q.m, 16'(ho_s), 16'(wo_s));
-            act_out_bytes_q <= is_bp ? act_bytes(desc_q.batch, desc_q.n, desc_q.h, desc_q.w)
-                                     : act_bytes(desc_q.batch, desc_q.m, 16'(ho_s), 16'(wo_s));
+            act_out_bytes_q <= (is_bp || is_pool_bp) ? act_bytes(desc_q.batch, desc_q.n, desc_q.h, desc_q.w)
+                                                     : act_bytes(desc_q.batch, desc_q.m, 16'(ho_s), 16'(wo_s));
             wgt_bytes_q     <= 64'(groups(desc_q.m)) * 64'(groups(desc_q.n))
                                * 64'(desc_q.k) * 64'(desc_q.k) * 64'(TN * TN * 4);
             state_q         <= Check;
@@ -510,7 +619,7 @@ module layer_ctrl #(
               r0_q      <= '0;
               ib_half_q <= 1'b0;
               ob_half_q <= 1'b0;
-              state_q   <= is_wu ? Tile : WeightLoad;
+              state_q   <= is_pool ? PoolPlane : is_wu ? Tile : WeightLoad;
             end
           end
           // FP/BP: the weight blocks of this outer tile, once for the whole batch.
@@ -554,6 +663,21 @@ module layer_ctrl #(
               end else begin
                 state_q <= Drain;
               end
+            end
+          end
+          // Pools: planes in layout order (image, channel group); BP: row by row.
+          PoolPlane: if (emitted) begin
+            if (is_pool_bp) state_q <= PoolRows;
+            else            next_plane();
+          end
+          PoolRows: if (emitted) state_q <= PoolDy;
+          PoolDy: if (emitted) begin
+            if (r0_q == ho_q - 16'd1) begin
+              r0_q <= '0;
+              next_plane();
+            end else begin
+              r0_q    <= r0_q + 16'd1;
+              state_q <= PoolRows;
             end
           end
           // The descriptor is complete once every command and transfer has finished.

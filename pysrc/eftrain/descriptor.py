@@ -6,7 +6,8 @@ This module defines once:
 * the descriptor format: :data:`DESC_FIELDS` (name, word, lsb, width) is the only
   place the bit layout is written; :class:`Descriptor` packs and unpacks with it and
   :func:`sv_package` generates the SystemVerilog ``desc_t`` from it;
-* the opcodes (:class:`Opcode`) and error codes (:class:`ErrorCode`);
+* the opcodes (:class:`Opcode`), flags (:class:`Flag`, :func:`flags_allowed`) and error
+  codes (:class:`ErrorCode`);
 * :func:`validate`: the hardware's checks of one descriptor, in the hardware's order
   (the first failing rule is the code reported), with the tile-fit rule
   (:func:`tile_misfit`, :func:`tile_fits`, :func:`largest_tile_rows`) the planner reuses;
@@ -44,6 +45,9 @@ __all__ = [
     "ADDR_ALIGN",
     "MAX_DIM",
     "Opcode",
+    "Flag",
+    "flags_allowed",
+    "POOL_MAX_WO",
     "ErrorCode",
     "DescField",
     "DESC_FIELDS",
@@ -95,19 +99,60 @@ class Opcode(IntEnum):
     CONV_FP = 1
     CONV_BP = 2
     CONV_WU = 3
+    POOL_FP = 4
+    POOL_BP = 5
 
 
 _OPCODE_DOCS = {
-    Opcode.CONV_FP: "Forward: y = conv(x, w). in_addr x, wgt_addr w, out_addr y.",
-    Opcode.CONV_BP: "Backward to the input: dx = conv_bp(dy, w). in_addr dy, wgt_addr w, "
-                    "out_addr dx.",
-    Opcode.CONV_WU: "Weight gradient: dw = conv_wu(x, dy). in_addr x, aux_addr dy, out_addr dw.",
+    Opcode.CONV_FP: "Forward: y = conv(x, w), relu(conv(x, w)) with RELU. in_addr x, wgt_addr w, "
+                    "out_addr y.",
+    Opcode.CONV_BP: "Backward to the input: dx = conv_bp(dy, w), masked by a > 0 with RELU_MASK. "
+                    "in_addr dy, wgt_addr w, out_addr dx, aux_addr a (RELU_MASK only).",
+    Opcode.CONV_WU: "Weight gradient: dw = conv_wu(x, dy); with SGD, w - lr * dw written instead. "
+                    "in_addr x, aux_addr dy, out_addr dw (SGD: the new w), wgt_addr w (SGD only).",
+    Opcode.POOL_FP: "2x2 stride-2 max-pool: y = maxpool(x) (k 2, stride 2, pad 0, m = n). "
+                    "in_addr x, out_addr y.",
+    Opcode.POOL_BP: "Max-pool backward: dx = maxpool_bp(dy, argmax of x), the argmax recomputed "
+                    "from x; RELU_MASK also zeroes windows whose maximum is not > 0. "
+                    "in_addr dy, aux_addr x, out_addr dx.",
 }
+
+
+class Flag(IntEnum):
+    """Descriptor flags (word 1, bits 15:0): bit numbers. A flag an opcode does not take,
+    or any other bit, is BAD_FLAGS."""
+
+    def __new__(cls, value: int, doc: str, opcodes: tuple[Opcode, ...]):
+        member = int.__new__(cls, value)
+        member._value_ = value
+        member.__doc__ = doc
+        member.opcodes = opcodes
+        return member
+
+    RELU = 0, "CONV_FP: the stored y is relu(y) (eftrain.oracle.relu_fp).", (Opcode.CONV_FP,)
+    RELU_MASK = 1, (
+        "CONV_BP: dx = relu_bp(dx, a), a read at aux_addr (the stored output of the ReLU "
+        "that produced this layer's input). POOL_BP: dx = relu_bp(dx, x), x the pool input."
+    ), (Opcode.CONV_BP, Opcode.POOL_BP)
+    SGD = 2, (
+        "CONV_WU: the weight update is fused in the write-back: w is read at wgt_addr and "
+        "sgd(w, dw, lr) is written to out_addr (which may equal wgt_addr)."
+    ), (Opcode.CONV_WU,)
+
+
+def flags_allowed(opcode) -> int:
+    """The mask of the flags ``opcode`` takes (0 for an unknown opcode)."""
+    return sum(1 << f for f in Flag if opcode in f.opcodes)
+
+
+#: Largest output width (Wo = W // 2) of a POOL_FP/POOL_BP descriptor: the pool unit's
+#: line buffers hold one output row.
+POOL_MAX_WO: int = 512
 
 
 class ErrorCode(IntEnum):
     """STATUS.code (CSR 0x14, bits 15:8): why a chain stopped. The checks of
-    :func:`validate` run in the order of the values 1..10; the first failing one wins."""
+    :func:`validate` run in the order of the values 1..11; the first failing one wins."""
 
     def __new__(cls, value: int, doc: str):
         member = int.__new__(cls, value)
@@ -118,27 +163,29 @@ class ErrorCode(IntEnum):
     NONE = 0, "No error: the chain completed (or is still running)."
     BAD_MAGIC = 1, "Word 0 bits 15:0 are not MAGIC (0xEF7A)."
     BAD_VERSION = 2, "Word 0 bits 23:16 are not VERSION (1)."
-    BAD_OPCODE = 3, "Word 0 bits 31:24 are not an Opcode (1 CONV_FP, 2 CONV_BP, 3 CONV_WU)."
-    BAD_KERNEL = 4, "k = 0 or k > KMAX."
-    BAD_STRIDE = 5, "stride is neither 1 nor 2."
-    BAD_PAD = 6, "pad >= k."
-    BAD_DIMENSION = 7, (
+    BAD_OPCODE = 3, "Word 0 bits 31:24 are not an Opcode (1 CONV_FP .. 5 POOL_BP)."
+    BAD_FLAGS = 4, "A flag bit that is not a Flag, or a Flag the opcode does not take."
+    BAD_KERNEL = 5, "k = 0 or k > KMAX (conv); k != 2 (pool)."
+    BAD_STRIDE = 6, "stride is neither 1 nor 2 (conv); stride != 2 (pool)."
+    BAD_PAD = 7, "pad >= k (conv); pad != 0 (pool)."
+    BAD_DIMENSION = 8, (
         "One of batch, n, m, h, w is 0 or above 4095, or the output has no pixel "
-        "(h + 2*pad < k or w + 2*pad < k) or more than 4095 rows or columns."
+        "(h + 2*pad < k or w + 2*pad < k) or more than 4095 rows or columns; "
+        "for a pool, m != n."
     )
-    TILE_TOO_LARGE = 8, (
+    TILE_TOO_LARGE = 9, (
         "tile_rows = 0, a tile overflowing OB or IB, weights overflowing WB, or an odd "
         "stride-2 BP tile that does not cover the whole image (the conservative rule of "
-        "tile_misfit)."
+        "tile_misfit); for a pool (tile_rows unused), an output row wider than POOL_MAX_WO."
     )
-    UNALIGNED_ADDRESS = 9, (
+    UNALIGNED_ADDRESS = 10, (
         "A tensor address the opcode uses, or a descriptor address (CHAIN, next), is not a "
         "multiple of 64 bytes (a zero descriptor address at CHAIN too)."
     )
-    ADDRESS_RANGE = 10, "A tensor the opcode uses ends past 2**AXI_ADDR_WIDTH."
-    AXI_READ_ERROR = 11, "An AXI read (descriptor fetch or tensor load) answered SLVERR or DECERR."
-    AXI_WRITE_ERROR = 12, "An AXI write (tensor store) answered SLVERR or DECERR."
-    ABORTED = 13, "Software wrote CTRL.ABORT while the chain ran."
+    ADDRESS_RANGE = 11, "A tensor the opcode uses ends past 2**AXI_ADDR_WIDTH."
+    AXI_READ_ERROR = 12, "An AXI read (descriptor fetch or tensor load) answered SLVERR or DECERR."
+    AXI_WRITE_ERROR = 13, "An AXI write (tensor store) answered SLVERR or DECERR."
+    ABORTED = 14, "Software wrote CTRL.ABORT while the chain ran."
 
 
 # --------------------------------------------------------------------------------------
@@ -173,25 +220,26 @@ _SV_NAMES = {"next": "next_addr"}
 DESC_FIELDS: tuple[DescField, ...] = (
     DescField("magic", 0, 0, 16, "MAGIC (0xEF7A); otherwise BAD_MAGIC."),
     DescField("version", 0, 16, 8, "VERSION (1); otherwise BAD_VERSION."),
-    DescField("opcode", 0, 24, 8, "Opcode: 1 CONV_FP, 2 CONV_BP, 3 CONV_WU (opcode_e)."),
-    DescField("flags", 1, 0, 16, "Layer options; 0 in this release (not checked)."),
-    DescField("k", 1, 16, 4, "Kernel size, 1..KMAX."),
-    DescField("stride", 1, 20, 4, "Stride, 1 or 2."),
-    DescField("pad", 1, 24, 4, "Zero padding on every side, 0..k-1."),
+    DescField("opcode", 0, 24, 8,
+              "Opcode: 1 CONV_FP, 2 CONV_BP, 3 CONV_WU, 4 POOL_FP, 5 POOL_BP (opcode_e)."),
+    DescField("flags", 1, 0, 16, "Flag bits (flag_e): 0 RELU, 1 RELU_MASK, 2 SGD; others 0."),
+    DescField("k", 1, 16, 4, "Kernel size, 1..KMAX (pool: 2)."),
+    DescField("stride", 1, 20, 4, "Stride, 1 or 2 (pool: 2)."),
+    DescField("pad", 1, 24, 4, "Zero padding on every side, 0..k-1 (pool: 0)."),
     DescField("reserved1", 1, 28, 4, "Reserved: written 0, ignored."),
     DescField("batch", 2, 0, 16, "Images in the batch, 1..4095."),
     DescField("tile_rows", 2, 16, 16,
               "Output rows per tile (y for FP, dx for BP, dy for WU), >= 1; "
-              "R = min(tile_rows, rows of that image)."),
+              "R = min(tile_rows, rows of that image). Unused by pools."),
     DescField("n", 3, 0, 16, "Input channels N, 1..4095."),
     DescField("m", 3, 16, 16, "Output channels M, 1..4095."),
     DescField("h", 4, 0, 16, "Input image (x) height H, 1..4095."),
     DescField("w", 4, 16, 16, "Input image (x) width W, 1..4095."),
-    DescField("lr", 5, 0, 32, "Learning rate, fp32 bits (for the fused SGD of a later release)."),
-    DescField("in_addr", 6, 0, 64, "FP: x, BP: dy, WU: x. Multiple of 64."),
-    DescField("wgt_addr", 8, 0, 64, "FP, BP: w (WU: unused). Multiple of 64."),
-    DescField("out_addr", 10, 0, 64, "FP: y, BP: dx, WU: dw. Multiple of 64."),
-    DescField("aux_addr", 12, 0, 64, "WU: dy (FP, BP: unused). Multiple of 64."),
+    DescField("lr", 5, 0, 32, "Learning rate, fp32 bits: the fused SGD of CONV_WU with SGD."),
+    DescField("in_addr", 6, 0, 64, "CONV_FP, CONV_WU, POOL_FP: x; CONV_BP, POOL_BP: dy. Multiple of 64."),
+    DescField("wgt_addr", 8, 0, 64, "CONV_FP, CONV_BP: w; CONV_WU with SGD: w read. Multiple of 64."),
+    DescField("out_addr", 10, 0, 64, "y, dx, dw, or the new w (CONV_WU with SGD). Multiple of 64."),
+    DescField("aux_addr", 12, 0, 64, "CONV_WU: dy; CONV_BP with RELU_MASK: a; POOL_BP: x. Multiple of 64."),
     DescField("next", 14, 0, 64, "Address of the next descriptor; 0 ends the chain."),
 )
 
@@ -210,8 +258,9 @@ def out_hw(h: int, w: int, k: int, stride: int, pad: int) -> tuple[int, int]:
 
 
 class TensorUse(NamedTuple):
-    """A tensor a descriptor uses: its address field, name (x, w, y, dy, dx, dw), base
-    address, shape ([B,C,H,W] activation or [M,N,K,K] weights), layout and direction."""
+    """A tensor a descriptor uses: its address field, name (x, w, y, dy, dx, dw, a,
+    w_new), base address, shape ([B,C,H,W] activation or [M,N,K,K] weights), layout and
+    direction."""
 
     field: str
     name: str
@@ -313,7 +362,8 @@ class Descriptor:
 
     @property
     def out_hw(self) -> tuple[int, int]:
-        """(Ho, Wo) of the convolution output (y for FP, dy for BP and WU)."""
+        """(Ho, Wo) of the convolution output (y for FP, dy for BP and WU), or of the
+        pooled image (H // 2, W // 2) of a pool descriptor (k 2, stride 2, pad 0)."""
         return out_hw(self.h, self.w, self.k, self.stride, self.pad)
 
     def tensors(self) -> tuple[TensorUse, ...]:
@@ -328,6 +378,7 @@ class Descriptor:
         x = (self.batch, self.n, self.h, self.w)
         y = (self.batch, self.m, ho, wo)
         w = (self.m, self.n, self.k, self.k)
+        has = lambda flag: bool(self.flags >> flag & 1)  # noqa: E731
         if op == Opcode.CONV_FP:
             return (
                 TensorUse("in_addr", "x", self.in_addr, x, False, "read"),
@@ -339,11 +390,26 @@ class Descriptor:
                 TensorUse("in_addr", "dy", self.in_addr, y, False, "read"),
                 TensorUse("wgt_addr", "w", self.wgt_addr, w, True, "read"),
                 TensorUse("out_addr", "dx", self.out_addr, x, False, "write"),
+            ) + ((TensorUse("aux_addr", "a", self.aux_addr, x, False, "read"),)
+                 if has(Flag.RELU_MASK) else ())
+        if op == Opcode.CONV_WU:
+            sgd = has(Flag.SGD)
+            return (
+                TensorUse("in_addr", "x", self.in_addr, x, False, "read"),
+                *((TensorUse("wgt_addr", "w", self.wgt_addr, w, True, "read"),) if sgd else ()),
+                TensorUse("out_addr", "w_new" if sgd else "dw", self.out_addr, w, True, "write"),
+                TensorUse("aux_addr", "dy", self.aux_addr, y, False, "read"),
+            )
+        pooled = (self.batch, self.n, ho, wo)
+        if op == Opcode.POOL_FP:
+            return (
+                TensorUse("in_addr", "x", self.in_addr, x, False, "read"),
+                TensorUse("out_addr", "y", self.out_addr, pooled, False, "write"),
             )
         return (
-            TensorUse("in_addr", "x", self.in_addr, x, False, "read"),
-            TensorUse("out_addr", "dw", self.out_addr, w, True, "write"),
-            TensorUse("aux_addr", "dy", self.aux_addr, y, False, "read"),
+            TensorUse("in_addr", "dy", self.in_addr, pooled, False, "read"),
+            TensorUse("out_addr", "dx", self.out_addr, x, False, "write"),
+            TensorUse("aux_addr", "x", self.aux_addr, x, False, "read"),
         )
 
 
@@ -382,7 +448,9 @@ def tile_misfit(opcode, k: int, stride: int, pad: int, n: int, m: int, h: int, w
     * IB: ``ib_rows * in_w <= ib_depth``, ``ib_rows = min(H, (R-1)*s + K)`` for FP and
       WU (x rows), ``min(Ho, ceil((R + K - 1) / s))`` for BP (dy rows);
     * WB: ``ceil(N/TN) * K*K <= wb_depth`` for FP and WU, ``ceil(M/TN) * K*K`` for BP;
-    * stride-2 BP: ``R`` even unless ``R`` covers the whole image.
+    * stride-2 BP: ``R`` even unless ``R`` covers the whole image;
+    * POOL_FP, POOL_BP (``tile_rows`` unused: the pool unit streams whole rows and holds
+      one output row): ``W // 2 <= POOL_MAX_WO``.
 
     This is conservative (every real tile, clipped at the image, needs at most these
     rows), so a layer that passes it is accepted by :mod:`eftrain.schedule` too. The
@@ -398,6 +466,15 @@ def tile_misfit(opcode, k: int, stride: int, pad: int, n: int, m: int, h: int, w
     if min(ho, wo) < 1:
         raise ValueError(f"tile_misfit: no output pixel (h={h}, w={w}, k={k}, pad={pad})")
     op = Opcode(opcode)
+    if op in (Opcode.POOL_FP, Opcode.POOL_BP):
+        if (k, stride, pad) != (2, 2, 0) or m != n:
+            raise ValueError(
+                f"tile_misfit: invalid pool geometry k={k} stride={stride} pad={pad} n={n} "
+                f"m={m} (a pool has k 2, stride 2, pad 0, m = n)"
+            )
+        if wo > POOL_MAX_WO:
+            return f"pool: output row of {wo} pixels > POOL_MAX_WO {POOL_MAX_WO}"
+        return None
     if tile_rows < 1:
         return "tile_rows is 0"
     if op == Opcode.CONV_BP:
@@ -430,8 +507,10 @@ def tile_fits(opcode, k: int, stride: int, pad: int, n: int, m: int, h: int, w: 
 def largest_tile_rows(opcode, k: int, stride: int, pad: int, n: int, m: int, h: int, w: int,
                       cfg: HwConfig) -> int:
     """The largest ``tile_rows`` that fits (at most the OB image's rows: larger values
-    give the same tiles), or 0 if none does. ValueError for an invalid geometry, as
-    :func:`tile_misfit`."""
+    give the same tiles), or 0 if none does; for a pool (``tile_rows`` unused) 1 if it
+    fits, else 0. ValueError for an invalid geometry, as :func:`tile_misfit`."""
+    if opcode in (Opcode.POOL_FP, Opcode.POOL_BP):
+        return 1 if tile_fits(opcode, k, stride, pad, n, m, h, w, 1, cfg) else 0
     out_h = h if opcode == Opcode.CONV_BP else out_hw(h, w, k, stride, pad)[0]
     for rows in range(max(out_h, 1), 0, -1):
         if tile_fits(opcode, k, stride, pad, n, m, h, w, rows, cfg):
@@ -449,14 +528,16 @@ def validate(desc, cfg: HwConfig, addr_width: int = 40) -> ErrorCode:
     """The hardware's checks of one descriptor (a :class:`Descriptor`, its 64-byte image
     or a mapping of fields), in this order; the first failing rule is returned:
 
-    1. magic, 2. version, 3. opcode, 4. kernel (k = 0 or k > cfg.kmax), 5. stride (1 or
-    2), 6. pad (pad >= k), 7. dimensions (batch, n, m, h, w in 1..4095 and an output of
-    1..4095 rows and columns), 8. tile fit (:func:`tile_misfit`), 9. alignment of the addresses of the
-    tensors the opcode uses (:meth:`Descriptor.tensors`; multiples of 64), 10. range (a
-    used tensor's address + its byte size in the DRAM layout > 2**addr_width).
+    1. magic, 2. version, 3. opcode, 4. flags (:func:`flags_allowed`), 5. kernel (conv:
+    k = 0 or k > cfg.kmax; pool: k != 2), 6. stride (conv: 1 or 2; pool: 2), 7. pad (conv:
+    pad >= k; pool: pad != 0), 8. dimensions (batch, n, m, h, w in 1..4095 and an output
+    of 1..4095 rows and columns; pool: m = n), 9. tile fit (:func:`tile_misfit`), 10.
+    alignment of the addresses of the tensors the opcode uses (:meth:`Descriptor.tensors`;
+    multiples of 64), 11. range (a used tensor's address + its byte size in the DRAM
+    layout > 2**addr_width).
 
-    ``flags``, ``lr``, the reserved bits and ``next`` are not checked here (``next`` is
-    checked by :func:`descriptor_address_ok` when it is fetched)."""
+    ``lr``, the reserved bits and ``next`` are not checked here (``next`` is checked by
+    :func:`descriptor_address_ok` when it is fetched)."""
     d = as_descriptor(desc)
     if d.magic != MAGIC:
         return ErrorCode.BAD_MAGIC
@@ -464,14 +545,18 @@ def validate(desc, cfg: HwConfig, addr_width: int = 40) -> ErrorCode:
         return ErrorCode.BAD_VERSION
     if d.opcode not in Opcode._value2member_map_:
         return ErrorCode.BAD_OPCODE
-    if d.k == 0 or d.k > cfg.kmax:
+    if d.flags & ~flags_allowed(d.opcode):
+        return ErrorCode.BAD_FLAGS
+    pool = d.opcode in (Opcode.POOL_FP, Opcode.POOL_BP)
+    if (d.k != 2) if pool else (d.k == 0 or d.k > cfg.kmax):
         return ErrorCode.BAD_KERNEL
-    if d.stride not in (1, 2):
+    if d.stride != 2 if pool else d.stride not in (1, 2):
         return ErrorCode.BAD_STRIDE
-    if d.pad >= d.k:
+    if d.pad != 0 if pool else d.pad >= d.k:
         return ErrorCode.BAD_PAD
     dims = (d.batch, d.n, d.m, d.h, d.w)
-    if min(dims) < 1 or max(dims) > MAX_DIM or min(d.out_hw) < 1 or max(d.out_hw) > MAX_DIM:
+    if (min(dims) < 1 or max(dims) > MAX_DIM or min(d.out_hw) < 1 or max(d.out_hw) > MAX_DIM
+            or (pool and d.m != d.n)):
         return ErrorCode.BAD_DIMENSION
     if not tile_fits(d.opcode, d.k, d.stride, d.pad, d.n, d.m, d.h, d.w, d.tile_rows, cfg):
         return ErrorCode.TILE_TOO_LARGE
@@ -734,7 +819,15 @@ def sv_package() -> str:
         *_enum_lines([(f"OP_{op.name}", op.value, _OPCODE_DOCS[op]) for op in Opcode], 8),
         "  } opcode_e;",
         "",
-        "  /// STATUS.code: why a chain stopped. Checks 1..10 run in this order; the first",
+        "  /// Descriptor flags (word 1, bits 15:0): bit numbers.",
+        "  typedef enum int unsigned {",
+        *_enum_lines([(f"FLAG_{f.name}", f.value, f.__doc__) for f in Flag], 32),
+        "  } flag_e;",
+        "",
+        "  /// Largest output row (Wo) of a pool descriptor: the pool unit's line buffers.",
+        f"  localparam int unsigned POOL_MAX_WO = {POOL_MAX_WO};",
+        "",
+        "  /// STATUS.code: why a chain stopped. Checks 1..11 run in this order; the first",
         "  /// failing one is reported.",
         "  typedef enum logic [7:0] {",
         *_enum_lines([(f"ERR_{e.name}", e.value, e.__doc__) for e in ErrorCode], 8),

@@ -25,7 +25,7 @@ from cocotb.triggers import RisingEdge, Timer
 
 from eftrain import layout
 from eftrain import descriptor as dsc
-from eftrain.descriptor import Descriptor, ErrorCode, Opcode
+from eftrain.descriptor import Descriptor, ErrorCode, Flag, Opcode
 from top_tb import (
     ADDR_WIDTH, BEAT_BYTES, CLK_NS, DRAM_BYTES, PAGE, TB, Chain, ceil_div, make_layer, now_cycles,
     random_layer,
@@ -162,13 +162,20 @@ def _bad_cases(tb: TB) -> list[tuple[str, ErrorCode, dict, dict]]:
     ib_w = cfg.ib_depth // 5 + 10                 # FP k=5: 5 x rows do not fit IB, 1 y row fits OB
     assert ib_w - 4 <= cfg.ob_depth
     wb_groups = cfg.wb_depth // 25 + 1            # 5x5 blocks that overflow WB
+    # a valid POOL_FP made from the small layer (same tensors), one field broken per case
+    pool = dict(opcode=Opcode.POOL_FP, k=2, stride=2, pad=0)
     big = 1 << ADDR_WIDTH
     return [
         ("magic", ErrorCode.BAD_MAGIC, small, dict(magic=0xEF7B)),
         ("magic zero", ErrorCode.BAD_MAGIC, small, dict(magic=0, version=0, opcode=0)),
         ("version", ErrorCode.BAD_VERSION, small, dict(version=2)),
         ("opcode 0", ErrorCode.BAD_OPCODE, small, dict(opcode=0)),
-        ("opcode 4", ErrorCode.BAD_OPCODE, small, dict(opcode=4)),
+        ("opcode 6", ErrorCode.BAD_OPCODE, small, dict(opcode=6)),
+        ("opcode 255", ErrorCode.BAD_OPCODE, small, dict(opcode=255)),
+        ("unknown flag bit", ErrorCode.BAD_FLAGS, small, dict(flags=1 << 15)),
+        ("RELU on CONV_BP", ErrorCode.BAD_FLAGS, dict(small, op=BP), dict(flags=1 << Flag.RELU)),
+        ("SGD on CONV_FP", ErrorCode.BAD_FLAGS, small, dict(flags=1 << Flag.SGD)),
+        ("RELU_MASK on POOL_FP", ErrorCode.BAD_FLAGS, small, dict(pool, flags=1 << Flag.RELU_MASK)),
         ("k 0", ErrorCode.BAD_KERNEL, small, dict(k=0, pad=0)),
         ("k KMAX+1", ErrorCode.BAD_KERNEL, small, dict(k=kmax + 1)),
         ("k 15", ErrorCode.BAD_KERNEL, small, dict(k=15)),
@@ -176,6 +183,9 @@ def _bad_cases(tb: TB) -> list[tuple[str, ErrorCode, dict, dict]]:
         ("stride 3", ErrorCode.BAD_STRIDE, small, dict(stride=3)),
         ("pad = k", ErrorCode.BAD_PAD, small, dict(pad=3)),
         ("pad > k", ErrorCode.BAD_PAD, dict(small, op=WU), dict(k=2, pad=7)),
+        ("pool k 3", ErrorCode.BAD_KERNEL, small, dict(pool, k=3)),
+        ("pool stride 1", ErrorCode.BAD_STRIDE, small, dict(pool, opcode=Opcode.POOL_BP, stride=1)),
+        ("pool pad 1", ErrorCode.BAD_PAD, small, dict(pool, pad=1)),
         ("batch 0", ErrorCode.BAD_DIMENSION, small, dict(batch=0)),
         ("n 0", ErrorCode.BAD_DIMENSION, dict(small, op=BP), dict(n=0)),
         ("m 0", ErrorCode.BAD_DIMENSION, dict(small, op=WU), dict(m=0)),
@@ -186,6 +196,7 @@ def _bad_cases(tb: TB) -> list[tuple[str, ErrorCode, dict, dict]]:
         ("n 4096", ErrorCode.BAD_DIMENSION, small, dict(n=4096)),
         ("batch 4096", ErrorCode.BAD_DIMENSION, small, dict(batch=4096)),
         ("no output pixel", ErrorCode.BAD_DIMENSION, small, dict(h=1, pad=0)),
+        ("pool m != n", ErrorCode.BAD_DIMENSION, small, dict(pool, m=2 * tn)),
         ("tile_rows 0", ErrorCode.TILE_TOO_LARGE, small, dict(tile_rows=0)),
         ("tile over OB", ErrorCode.TILE_TOO_LARGE, small, dict(k=1, pad=0, w=cfg.ob_depth + 1, tile_rows=1)),
         ("tile over IB", ErrorCode.TILE_TOO_LARGE, small, dict(k=5, pad=0, h=5, w=ib_w, tile_rows=1)),
@@ -194,6 +205,8 @@ def _bad_cases(tb: TB) -> list[tuple[str, ErrorCode, dict, dict]]:
         ("BP weights over WB", ErrorCode.TILE_TOO_LARGE, dict(small, op=BP), dict(k=5, pad=2, m=wb_groups * tn)),
         ("odd stride-2 BP tile", ErrorCode.TILE_TOO_LARGE, dict(small, op=BP, h=8, w=5),
          dict(stride=2, tile_rows=3)),
+        ("pool row over POOL_MAX_WO", ErrorCode.TILE_TOO_LARGE, small,
+         dict(pool, opcode=Opcode.POOL_BP, w=2 * dsc.POOL_MAX_WO + 2)),
         ("unaligned x", ErrorCode.UNALIGNED_ADDRESS, small, dict(in_addr=+32)),
         ("unaligned w", ErrorCode.UNALIGNED_ADDRESS, dict(small, op=BP), dict(wgt_addr=+16)),
         ("unaligned y", ErrorCode.UNALIGNED_ADDRESS, small, dict(out_addr=+4)),
@@ -219,13 +232,13 @@ def _apply(desc: Descriptor, changes: dict) -> Descriptor:
 
 def _good_prefix(tb: TB, count: int) -> list:
     """``count`` small valid layers; some with junk in the fields they do not use
-    (WU's wgt_addr, FP/BP's aux_addr unaligned, lr, flags, and the reserved bits once in
-    DRAM, see _junk_reserved): those are not checked."""
+    (WU's wgt_addr, FP/BP's aux_addr unaligned, lr, and the reserved bits once in DRAM,
+    see _junk_reserved): those are not checked. (flags are: BAD_FLAGS.)"""
     layers = []
     for i in range(count):
         lay = tb.place(random_layer(tb.rng, tb.cfg, max_c=1.5, max_hw=6, max_batch=2))
         if i % 2 == 0:
-            junk = dict(lr=0.125, flags=0xBEEF)
+            junk = dict(lr=0.125)
             junk["wgt_addr" if lay.op == WU else "aux_addr"] = 0x12345 + 8 * i
             lay.desc = dataclasses.replace(lay.desc, **junk)
             lay.label = " (junk in unused fields)"
@@ -264,7 +277,8 @@ async def _run_bad_chain(tb: TB, chain: Chain, head: int, expect: ErrorCode, ind
 
 @cocotb.test()
 async def top_invalid_descriptors(dut):
-    """One chain per validation rule (every ErrorCode 1..10, several ways each): the bad
+    """One chain per validation rule (every ErrorCode BAD_MAGIC..ADDRESS_RANGE, several
+    ways each, pools and flags included): the bad
     descriptor at a chosen index after valid ones (and a valid one after it, which must
     never run). STATUS.error with the code descriptor.validate gives and the index, irq,
     the earlier outputs complete and bit-exact, and no other DRAM byte changed (the bad
@@ -780,3 +794,40 @@ async def top_stop_at_chain_end(dut):
     for p in problems:
         tb.log.error("%s", p)
     assert not problems, f"{len(problems)} problems, first: {problems[0]}"
+
+
+# --------------------------------------------------------------------------------------
+# Fused layers: ReLU, the ReLU mask, SGD, max-pool
+# --------------------------------------------------------------------------------------
+
+
+@cocotb.test()
+async def top_fused_layers(dut):
+    """Every fused operation and pool, alone (one doorbell each, odd and even image sizes,
+    ragged channels) and then all in one chain: CONV_FP+RELU, CONV_BP+RELU_MASK,
+    CONV_WU+SGD (separate output and in place), POOL_FP, POOL_BP with and without
+    RELU_MASK. Bit-exact against the oracle, nothing else in DRAM changed."""
+    tb = await start(dut, "top_fused_layers")
+    cfg, rng, tn = tb.cfg, tb.rng, tb.cfg.tn
+    F = dsc.Flag
+
+    def layers():
+        return [
+            make_layer(rng, cfg, FP, k=3, stride=1, pad=1, batch=2, n=tn + 1, m=tn + 2, h=5, w=6, flags=1 << F.RELU),
+            make_layer(rng, cfg, BP, k=3, stride=2, pad=1, batch=2, n=tn - 1, m=tn + 1, h=7, w=6,
+                       flags=1 << F.RELU_MASK),
+            make_layer(rng, cfg, WU, k=3, stride=1, pad=1, batch=2, n=tn + 2, m=tn - 1, h=5, w=5, flags=1 << F.SGD),
+            make_layer(rng, cfg, WU, k=1, stride=1, pad=0, batch=3, n=2 * tn, m=tn, h=1, w=1, flags=1 << F.SGD,
+                       inplace=True),
+            make_layer(rng, cfg, Opcode.POOL_FP, batch=2, n=tn + 3, h=7, w=9),
+            make_layer(rng, cfg, Opcode.POOL_FP, batch=1, n=tn, h=4, w=2),
+            make_layer(rng, cfg, Opcode.POOL_BP, batch=2, n=tn + 1, h=6, w=5),
+            make_layer(rng, cfg, Opcode.POOL_BP, batch=2, n=2 * tn - 1, h=5, w=8, flags=1 << F.RELU_MASK),
+        ]
+
+    for i, lay in enumerate(layers()):
+        tb.ensure_room()
+        await tb.run_checked(tb.chain([tb.place(lay)]), what=f"fused {i} {lay.name}")
+    tb.dmap.reset()
+    chain = tb.chain([tb.place(lay) for lay in layers()])
+    await tb.run_checked(chain, what=f"{len(chain)} fused layers in one chain")

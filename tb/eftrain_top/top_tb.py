@@ -144,6 +144,13 @@ class Layer:
     desc: Descriptor | None = None
     out_region: Region | None = None
     label: str = ""
+    flags: int = 0                         # eftrain.descriptor.Flag bits
+    lr: float = 0.0                        # SGD's learning rate (an fp32 value)
+    inplace: bool = False                  # SGD: out_addr = wgt_addr
+
+    @property
+    def is_pool(self) -> bool:
+        return self.op in (Opcode.POOL_FP, Opcode.POOL_BP)
 
     @property
     def out_hw(self) -> tuple[int, int]:
@@ -166,12 +173,17 @@ class Layer:
 
     @property
     def name(self) -> str:
-        return (f"{self.op.name[5:]} K={self.k} s={self.stride} pad={self.pad} B={self.batch} "
+        flags = "".join(f"+{f.name}" for f in dsc.Flag if self.flags >> f & 1)
+        if self.is_pool:
+            return f"{self.op.name}{flags} B={self.batch} C={self.n} HxW={self.h}x{self.w}{self.label}"
+        return (f"{self.op.name[5:]}{flags} K={self.k} s={self.stride} pad={self.pad} B={self.batch} "
                 f"N={self.n} M={self.m} HxW={self.h}x{self.w} tile_rows={self.tile_rows}{self.label}")
 
     def macs(self, cfg: HwConfig) -> int:
         """MAC issue cycles of the layer: every (output pixel, kernel position) of every
         block pass, except the stride-2 BP positions of the wrong parity (never issued)."""
+        if self.is_pool:
+            return 0
         blocks = ceil_div(self.m, cfg.tn) * ceil_div(self.n, cfg.tn)
         ho, wo = self.out_hw
         if self.op != Opcode.CONV_BP:
@@ -190,16 +202,42 @@ class Layer:
 
 
 def fitting_tile_rows(cfg: HwConfig, op, k, s, pad, n, m, h, w) -> list[int]:
+    if op in (Opcode.POOL_FP, Opcode.POOL_BP):
+        return [1] if dsc.tile_fits(op, k, s, pad, n, m, h, w, 1, cfg) else []
     out_h = h if op == Opcode.CONV_BP else dsc.out_hw(h, w, k, s, pad)[0]
     return [r for r in range(1, out_h + 1) if dsc.tile_fits(op, k, s, pad, n, m, h, w, r, cfg)]
 
 
-def make_layer(rng: np.random.Generator, cfg: HwConfig, op: Opcode, *, k: int, stride: int, pad: int,
-               batch: int, n: int, m: int, h: int, w: int, tile_rows: int | None = None,
-               x: np.ndarray | None = None) -> Layer:
+def activation(rng: np.random.Generator, *shape) -> np.ndarray:
+    """Values like a stored activation: half the time ReLU outputs of few levels (many
+    +0s and ties, the cases max-pool and the ReLU mask must get right), else normal."""
+    if rng.random() < 0.5:
+        v = rng.integers(-3, 4, shape).astype(np.float32) * np.float32(0.5)
+        v[rng.random(shape) < 0.1] = np.float32(-0.0)
+        return oracle.relu_fp(v) if rng.random() < 0.5 else v
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def make_layer(rng: np.random.Generator, cfg: HwConfig, op: Opcode, *, k: int = 2, stride: int = 2, pad: int = 0,
+               batch: int, n: int, m: int | None = None, h: int, w: int, tile_rows: int | None = None,
+               x: np.ndarray | None = None, flags: int = 0, lr: float | None = None,
+               inplace: bool = False) -> Layer:
     """Random data (or the given x) and the oracle's exact output. tile_rows None: a
-    random one among those that fit."""
+    random one among those that fit. Pools: k, stride, pad are 2, 2, 0 and m = n."""
     op = Opcode(op)
+    m = n if m is None else m
+    if op in (Opcode.POOL_FP, Opcode.POOL_BP):
+        x = activation(rng, batch, n, h, w) if x is None else x
+        y, idx = oracle.maxpool_fp(x)
+        if op == Opcode.POOL_FP:
+            tensors, want = {"x": x}, y
+        else:
+            dy = rng.standard_normal(y.shape).astype(np.float32)
+            want = oracle.maxpool_bp(dy, idx, (h, w))
+            if flags >> dsc.Flag.RELU_MASK & 1:
+                want = oracle.relu_bp(want, x)
+            tensors = {"x": x, "dy": dy}
+        return Layer(op, 2, 2, 0, batch, n, n, h, w, 1, tensors, np.asarray(want, np.float32), flags=flags)
     if tile_rows is None:
         fits = fitting_tile_rows(cfg, op, k, stride, pad, n, m, h, w)
         assert fits, f"no tile fits {op.name} k={k} s={stride} n={n} m={m} {h}x{w}"
@@ -209,18 +247,29 @@ def make_layer(rng: np.random.Generator, cfg: HwConfig, op: Opcode, *, k: int, s
     def rand(*shape):
         return rng.standard_normal(shape).astype(np.float32)
 
+    has = lambda flag: bool(flags >> flag & 1)  # noqa: E731
     if op == Opcode.CONV_FP:
         x = rand(batch, n, h, w) if x is None else x
         wt = rand(m, n, k, k)
         tensors, want = {"x": x, "w": wt}, oracle.conv_fp(x, wt, stride, pad, cfg)
+        if has(dsc.Flag.RELU):
+            want = oracle.relu_fp(want)
     elif op == Opcode.CONV_BP:
         dy, wt = rand(batch, m, ho, wo), rand(m, n, k, k)
         tensors, want = {"dy": dy, "w": wt}, oracle.conv_bp(dy, wt, (h, w), stride, pad, cfg)
+        if has(dsc.Flag.RELU_MASK):
+            tensors["a"] = activation(rng, batch, n, h, w)
+            want = oracle.relu_bp(want, tensors["a"])
     else:
         x = rand(batch, n, h, w) if x is None else x
         dy = rand(batch, m, ho, wo)
         tensors, want = {"x": x, "dy": dy}, oracle.conv_wu(x, dy, k, stride, pad, cfg)
-    return Layer(op, k, stride, pad, batch, n, m, h, w, tile_rows, tensors, np.asarray(want, np.float32))
+        if has(dsc.Flag.SGD):
+            lr = float(np.float32(rng.uniform(0.001, 0.5))) if lr is None else lr
+            tensors["w"] = rand(m, n, k, k)
+            want = oracle.sgd(tensors["w"], want, lr, cfg)
+    return Layer(op, k, stride, pad, batch, n, m, h, w, tile_rows, tensors, np.asarray(want, np.float32),
+                 flags=flags, lr=lr or 0.0, inplace=inplace)
 
 
 def random_layer(rng: np.random.Generator, cfg: HwConfig, op: Opcode | None = None, *, k: int | None = None,
@@ -544,24 +593,42 @@ class TB:
             dm.write(addr, data)
             return addr
 
+        t = layer.tensors
+        act = lambda name: put(name, layout.act_to_dram(t[name], g))  # noqa: E731
+        a_w = a_aux = 0
+        a_out = None
         if layer.op == Opcode.CONV_FP:
-            a_in = in_addr if in_addr is not None else put("x", layout.act_to_dram(layer.tensors["x"], g), in_offset)
-            a_w = put("w", layout.weights_to_dram(layer.tensors["w"], g))
-            out_bytes, a_aux = layout.act_bytes(y_shape, g), 0
+            a_in = in_addr if in_addr is not None else put("x", layout.act_to_dram(t["x"], g), in_offset)
+            a_w = put("w", layout.weights_to_dram(t["w"], g))
+            out_bytes = layout.act_bytes(y_shape, g)
         elif layer.op == Opcode.CONV_BP:
-            a_in = in_addr if in_addr is not None else put("dy", layout.act_to_dram(layer.tensors["dy"], g), in_offset)
-            a_w = put("w", layout.weights_to_dram(layer.tensors["w"], g))
-            out_bytes, a_aux = layout.act_bytes(x_shape, g), 0
+            a_in = in_addr if in_addr is not None else put("dy", layout.act_to_dram(t["dy"], g), in_offset)
+            a_w = put("w", layout.weights_to_dram(t["w"], g))
+            a_aux = act("a") if "a" in t else 0
+            out_bytes = layout.act_bytes(x_shape, g)
+        elif layer.op == Opcode.CONV_WU:
+            a_in = in_addr if in_addr is not None else put("x", layout.act_to_dram(t["x"], g), in_offset)
+            a_aux = act("dy")
+            out_bytes = layout.weights_bytes((layer.m, layer.n, layer.k, layer.k), g)
+            if "w" in t:
+                a_w = put("w", layout.weights_to_dram(t["w"], g))
+                a_out = a_w if layer.inplace else None
+        elif layer.op == Opcode.POOL_FP:
+            a_in = in_addr if in_addr is not None else put("x", layout.act_to_dram(t["x"], g), in_offset)
+            out_bytes = layout.act_bytes(y_shape, g)
         else:
-            a_in = in_addr if in_addr is not None else put("x", layout.act_to_dram(layer.tensors["x"], g), in_offset)
-            a_aux = put("dy", layout.act_to_dram(layer.tensors["dy"], g))
-            out_bytes, a_w = layout.weights_bytes((layer.m, layer.n, layer.k, layer.k), g), 0
-        out_name = {Opcode.CONV_FP: "y", Opcode.CONV_BP: "dx", Opcode.CONV_WU: "dw"}[layer.op]
-        a_out = dm.alloc(out_name, out_bytes, PAGE if out_offset is not None else ALIGN, out_offset or 0)
+            a_in = in_addr if in_addr is not None else put("dy", layout.act_to_dram(t["dy"], g), in_offset)
+            a_aux = act("x")
+            out_bytes = layout.act_bytes(x_shape, g)
+        out_name = {Opcode.CONV_FP: "y", Opcode.CONV_BP: "dx", Opcode.CONV_WU: "dw", Opcode.POOL_FP: "y",
+                    Opcode.POOL_BP: "dx"}[layer.op]
+        if a_out is None:
+            a_out = dm.alloc(out_name, out_bytes, PAGE if out_offset is not None else ALIGN, out_offset or 0)
         layer.out_region = Region(out_name, a_out, out_bytes)
         layer.desc = Descriptor(opcode=layer.op, k=layer.k, stride=layer.stride, pad=layer.pad, batch=layer.batch,
                                 tile_rows=layer.tile_rows, n=layer.n, m=layer.m, h=layer.h, w=layer.w,
-                                lr=0.0, in_addr=a_in, wgt_addr=a_w, out_addr=a_out, aux_addr=a_aux)
+                                flags=layer.flags, lr=layer.lr, in_addr=a_in, wgt_addr=a_w, out_addr=a_out,
+                                aux_addr=a_aux)
         assert dsc.validate(layer.desc, self.cfg, ADDR_WIDTH) == ErrorCode.NONE, layer.desc
         return layer
 
