@@ -3,19 +3,20 @@ executable definition (docs/architecture.md, "DRAM layouts").
 
 With ``G = TN`` channels per group, fp32 little-endian:
 
-* activations and gradients (x, y, dy, dx) ``[B, C, H, W]``: layout
+* activations and gradients (x, y, dy, dx, a) ``[B, C, H, W]``: layout
   ``[B][ceil(C/G)][H][W][G]``, padded channels +0.0. Rows ``row0 .. row0+rows-1`` of
   channel group ``cg`` of image ``b`` (every column) are one contiguous range
   (:func:`act_tile_range`);
-* weights and weight gradients (w, dw) ``[M, N, K, K]``: layout
+* weights and weight gradients (w, dw, w_new) ``[M, N, K, K]``: layout
   ``[ceil(M/G)][ceil(N/G)][K][K][G (m)][G (n)]``, padded channels +0.0. Block
   ``(mt, nt)`` is one contiguous range (:func:`weight_block_range`).
 
 One beat of the engine's load/store ports is TN words = ``4*TN`` bytes: a pixel of one
 channel group, or one row ``m`` of a block at one kernel position.
 
-:func:`transfers` lists the DRAM transfers of one descriptor in the engine's program
-order (the loop order of :mod:`eftrain.schedule`, whose tiles it reuses);
+:func:`transfers` lists the DRAM transfers of one descriptor in the hardware's program
+order (for the convolutions, the loop order of :mod:`eftrain.schedule`, whose tiles it
+reuses);
 :func:`axi_bursts` and :func:`bursts_of` cut them into AXI INCR bursts: each burst is as
 long as possible, at most ``max_beats`` beats and never crossing a 4 KB boundary.
 """
@@ -246,7 +247,8 @@ def axi_bursts(addr: int, nbytes: int, beat_bytes: int = 16,
 
 class Transfer(NamedTuple):
     """One contiguous DRAM transfer: ``kind`` "read" or "write", the tensor (``desc``,
-    ``x``, ``w``, ``y``, ``dy``, ``dx``, ``dw``), byte address and size."""
+    ``x``, ``w``, ``y``, ``dy``, ``dx``, ``dw``, ``a`` the stored activation of a ReLU
+    mask, ``w_new`` the weights written by a fused SGD), byte address and size."""
 
     kind: str
     tensor: str
@@ -264,24 +266,36 @@ class Burst(NamedTuple):
 
 def transfers(desc: Descriptor | bytes, cfg: HwConfig, addr_width: int = 40) -> list[Transfer]:
     """The DRAM transfers of one descriptor (a :class:`eftrain.descriptor.Descriptor`,
-    its 64-byte image or a mapping of its fields), in the engine's program order: each
-    read is one LOAD_* command, each write one STORE_* command, in the loop order of
-    :mod:`eftrain.schedule` (tile rows ``R = min(tile_rows, out_h)``, IB rows per tile
-    from ``schedule._Geometry.ib_rows``):
+    its 64-byte image or a mapping of its fields), in the program order the hardware
+    issues them. For the convolutions, each x/w/dy read is one LOAD_* command and each
+    y/dx/dw write one STORE_* command, in the loop order of :mod:`eftrain.schedule`
+    (tile rows ``R = min(tile_rows, out_h)``, IB rows per tile from
+    ``schedule._Geometry.ib_rows``); the fused flags add the second operand of the store
+    merge unit, read just before the store it is merged into:
 
-    * FP: for mt: read w blocks (mt, nt) for every nt; for b, for y row tile: for nt:
-      read the x rows of channel group nt; write the y tile of group mt.
-    * BP: for nt: read w blocks (mt, nt) for every mt; for b, for dx row tile: for mt:
-      read the dy rows of group mt; write the dx tile of group nt.
-    * WU: for mt: for b, for dy row tile: read the dy tile of group mt (``aux_addr``);
-      for nt: read the x rows of group nt; after the batch: write dw blocks (mt, nt) for
-      every nt.
+    * CONV_FP: for mt: read w blocks (mt, nt) for every nt; for b, for y row tile: for
+      nt: read the x rows of channel group nt; write the y tile of group mt. RELU adds
+      no transfer.
+    * CONV_BP: for nt: read w blocks (mt, nt) for every mt; for b, for dx row tile: for
+      mt: read the dy rows of group mt; with RELU_MASK, read ``a`` (``aux_addr``, shape
+      of x) at the dx tile's range; write the dx tile of group nt.
+    * CONV_WU: for mt: for b, for dy row tile: read the dy tile of group mt
+      (``aux_addr``); for nt: read the x rows of group nt; after the batch: for nt: with
+      SGD, read w block (mt, nt) (``wgt_addr``) and write ``w_new`` block (mt, nt)
+      (``out_addr``), else write dw block (mt, nt).
+    * POOL_FP (``Ho = H // 2``): for b, for channel group cg: read x rows
+      ``0 .. 2*Ho-1`` of (b, cg) (one transfer; an odd last row is not read); write y
+      rows ``0 .. Ho-1`` of (b, cg) (``[B, N, Ho, Wo]``).
+    * POOL_BP: for b, for cg: write dx rows ``0 .. H-1`` of (b, cg) (one transfer,
+      issued first: the pool unit streams it out as it computes); then for each dy row
+      ``oy``: read x rows ``2*oy, 2*oy+1`` of (b, cg) (``aux_addr``), read dy row
+      ``oy`` of (b, cg) (``in_addr``).
 
     The order among reads and among writes is exact; the hardware overlaps reads with
     writes, so their relative order is only the program order. The descriptor fetch is
     not included (see :func:`chain_transfers`). Raises ValueError naming the ErrorCode
     for a descriptor :func:`eftrain.descriptor.validate` rejects."""
-    from eftrain.descriptor import ErrorCode, Opcode, as_descriptor, validate
+    from eftrain.descriptor import ErrorCode, Flag, Opcode, as_descriptor, validate
     from eftrain.engine import Mode
     from eftrain.schedule import _Geometry
 
@@ -305,8 +319,23 @@ def transfers(desc: Descriptor | bytes, cfg: HwConfig, addr_width: int = 40) -> 
         base = d.out_addr if kind == "write" else d.wgt_addr
         out.append(Transfer(kind, name, base + offset, nbytes))
 
+    def has(flag: Flag) -> bool:
+        return bool(d.flags >> flag & 1)
+
     op = Opcode(d.opcode)
-    if op == Opcode.CONV_FP:
+    if op in (Opcode.POOL_FP, Opcode.POOL_BP):
+        pooled_shape = (d.batch, d.n, ho, wo)
+        for b in range(d.batch):
+            for cg in range(n_tiles):
+                if op == Opcode.POOL_FP:
+                    act("read", "x", d.in_addr, x_shape, b, cg, 0, 2 * ho)
+                    act("write", "y", d.out_addr, pooled_shape, b, cg, 0, ho)
+                    continue
+                act("write", "dx", d.out_addr, x_shape, b, cg, 0, d.h)
+                for oy in range(ho):
+                    act("read", "x", d.aux_addr, x_shape, b, cg, 2 * oy, 2 * oy + 2)
+                    act("read", "dy", d.in_addr, pooled_shape, b, cg, oy, oy + 1)
+    elif op == Opcode.CONV_FP:
         geo = _Geometry(Mode.FP, k, s, pad, (d.h, d.w), (ho, wo))
         tiles = geo.tiles(min(d.tile_rows, ho))
         for mt in range(m_tiles):
@@ -329,6 +358,8 @@ def transfers(desc: Descriptor | bytes, cfg: HwConfig, addr_width: int = 40) -> 
                     lo, hi = geo.ib_rows(r0, r1)
                     for mt in range(m_tiles):
                         act("read", "dy", d.in_addr, y_shape, b, mt, lo, hi)
+                    if has(Flag.RELU_MASK):
+                        act("read", "a", d.aux_addr, x_shape, b, nt, r0, r1)
                     act("write", "dx", d.out_addr, x_shape, b, nt, r0, r1)
     else:
         geo = _Geometry(Mode.WU, k, s, pad, (d.h, d.w), (ho, wo))
@@ -341,7 +372,11 @@ def transfers(desc: Descriptor | bytes, cfg: HwConfig, addr_width: int = 40) -> 
                     for nt in range(n_tiles):
                         act("read", "x", d.in_addr, x_shape, b, nt, lo, hi)
             for nt in range(n_tiles):
-                block("write", "dw", mt, nt)
+                if has(Flag.SGD):
+                    block("read", "w", mt, nt)
+                    block("write", "w_new", mt, nt)
+                else:
+                    block("write", "dw", mt, nt)
     return out
 
 

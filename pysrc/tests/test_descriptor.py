@@ -17,9 +17,10 @@ import pytest
 
 from eftrain import HwConfig, descriptor
 from eftrain.descriptor import (
-    COUNTERS, CSR_REGISTERS, DESC_BYTES, DESC_FIELDS, ID_VALUE, MAGIC, VERSION, Descriptor,
-    ErrorCode, Opcode, counter_offsets, decode_status, descriptor_address_ok, encode_status,
-    largest_tile_rows, out_hw, ro_values, tile_fits, tile_misfit, validate,
+    COUNTERS, CSR_REGISTERS, DESC_BYTES, DESC_FIELDS, ID_VALUE, MAGIC, POOL_MAX_WO, VERSION,
+    Descriptor, ErrorCode, Flag, Opcode, counter_offsets, decode_status, descriptor_address_ok,
+    encode_status, flags_allowed, largest_tile_rows, out_hw, ro_values, tile_fits, tile_misfit,
+    validate,
 )
 from eftrain.engine import Mode
 from eftrain.layout import act_bytes, weights_bytes
@@ -32,6 +33,26 @@ def replace(d: Descriptor, **changes) -> Descriptor:
     return dataclasses.replace(d, **changes)
 
 
+POOLS = (Opcode.POOL_FP, Opcode.POOL_BP)
+CONVS = (Opcode.CONV_FP, Opcode.CONV_BP, Opcode.CONV_WU)
+
+#: The flags each opcode takes (the descriptor extension's spec, written out by hand).
+TAKES = {
+    Opcode.CONV_FP: {Flag.RELU},
+    Opcode.CONV_BP: {Flag.RELU_MASK},
+    Opcode.CONV_WU: {Flag.SGD},
+    Opcode.POOL_FP: set(),
+    Opcode.POOL_BP: {Flag.RELU_MASK},
+}
+
+
+def flag_sets(op: Opcode) -> list[int]:
+    """Every combination of the flags ``op`` takes, as flag words (0 first)."""
+    taken = sorted(TAKES[op])
+    return [sum(1 << f for f in combo)
+            for r in range(len(taken) + 1) for combo in itertools.combinations(taken, r)]
+
+
 # --------------------------------------------------------------------------------------
 # (a) Format.
 # --------------------------------------------------------------------------------------
@@ -39,16 +60,37 @@ def replace(d: Descriptor, **changes) -> Descriptor:
 
 def test_constants_and_enums():
     assert (MAGIC, VERSION, DESC_BYTES, descriptor.DESC_WORDS) == (0xEF7A, 1, 64, 16)
-    assert [(o.name, o.value) for o in Opcode] == [("CONV_FP", 1), ("CONV_BP", 2), ("CONV_WU", 3)]
-    assert [e.name for e in ErrorCode] == [
-        "NONE", "BAD_MAGIC", "BAD_VERSION", "BAD_OPCODE", "BAD_KERNEL", "BAD_STRIDE",
-        "BAD_PAD", "BAD_DIMENSION", "TILE_TOO_LARGE", "UNALIGNED_ADDRESS", "ADDRESS_RANGE",
-        "AXI_READ_ERROR", "AXI_WRITE_ERROR", "ABORTED",
+    assert [(o.name, o.value) for o in Opcode] == [
+        ("CONV_FP", 1), ("CONV_BP", 2), ("CONV_WU", 3), ("POOL_FP", 4), ("POOL_BP", 5),
     ]
-    assert [e.value for e in ErrorCode] == list(range(14))
-    assert ErrorCode(8) is ErrorCode.TILE_TOO_LARGE and ErrorCode.ABORTED == 13
+    assert [e.name for e in ErrorCode] == [
+        "NONE", "BAD_MAGIC", "BAD_VERSION", "BAD_OPCODE", "BAD_FLAGS", "BAD_KERNEL",
+        "BAD_STRIDE", "BAD_PAD", "BAD_DIMENSION", "TILE_TOO_LARGE", "UNALIGNED_ADDRESS",
+        "ADDRESS_RANGE", "AXI_READ_ERROR", "AXI_WRITE_ERROR", "ABORTED",
+    ]
+    assert [e.value for e in ErrorCode] == list(range(15))
+    assert ErrorCode(4) is ErrorCode.BAD_FLAGS and ErrorCode(9) is ErrorCode.TILE_TOO_LARGE
+    assert ErrorCode.AXI_READ_ERROR == 12 and ErrorCode.ABORTED == 14
     docs = [e.__doc__ for e in ErrorCode]
     assert all(docs) and len(set(docs)) == len(docs)
+    assert POOL_MAX_WO == 512
+
+
+def test_flags():
+    assert [(f.name, f.value) for f in Flag] == [("RELU", 0), ("RELU_MASK", 1), ("SGD", 2)]
+    assert all(f.__doc__ for f in Flag) and len({f.__doc__ for f in Flag}) == len(Flag)
+    assert {op: flags_allowed(op) for op in Opcode} == {
+        Opcode.CONV_FP: 0b001, Opcode.CONV_BP: 0b010, Opcode.CONV_WU: 0b100,
+        Opcode.POOL_FP: 0b000, Opcode.POOL_BP: 0b010,
+    }
+    for op in Opcode:  # a plain int opcode (as unpacked from an unknown image) works too
+        assert flags_allowed(int(op)) == sum(1 << f for f in TAKES[op])
+        assert {f for f in Flag if op in f.opcodes} == TAKES[op]
+    for unknown in (0, 6, 255):
+        assert flags_allowed(unknown) == 0
+    # the flags field is word 1 bits 15:0: bit f of the word is Flag f
+    for f in Flag:
+        assert Descriptor(flags=1 << f).words()[1] == 1 << f.value
 
 
 def test_field_table_matches_the_spec():
@@ -145,37 +187,127 @@ BASE = {
     for op in Opcode
 }
 
-# One mutation per rule, in the hardware's order; each touches only its rule's field.
-MUTATIONS = [
-    (ErrorCode.BAD_MAGIC, {"magic": 0xEF7B}),
-    (ErrorCode.BAD_VERSION, {"version": 2}),
-    (ErrorCode.BAD_OPCODE, {"opcode": 4}),
-    (ErrorCode.BAD_KERNEL, {"k": 0}),
-    (ErrorCode.BAD_STRIDE, {"stride": 3}),
-    (ErrorCode.BAD_PAD, {"pad": 3}),
-    (ErrorCode.BAD_DIMENSION, {"batch": 0}),
-    (ErrorCode.TILE_TOO_LARGE, {"tile_rows": 0}),
-    (ErrorCode.UNALIGNED_ADDRESS, {"in_addr": 0x1000_0020}),
-    (ErrorCode.ADDRESS_RANGE, {"out_addr": (1 << 40) - 64}),
-]
+# A valid pool: 2x2 stride 2, no padding, m = n; tile_rows is unused (0 is fine).
+BASE.update({
+    op: replace(BASE[Opcode.CONV_FP], opcode=op, k=2, stride=2, pad=0, m=16, tile_rows=0)
+    for op in POOLS
+})
 
 
-@pytest.mark.parametrize("op", list(Opcode), ids=lambda o: o.name)
-def test_validate_every_rule_and_order(rng, op):
-    base = BASE[op]
+def mutations(op: Opcode) -> list[tuple[ErrorCode, dict]]:
+    """One mutation per rule, in the hardware's order; each touches only its rule's field
+    (a pool's tile rule is its output row: W // 2 > POOL_MAX_WO)."""
+    tile = {"w": 2 * POOL_MAX_WO + 2} if op in POOLS else {"tile_rows": 0}
+    return [
+        (ErrorCode.BAD_MAGIC, {"magic": 0xEF7B}),
+        (ErrorCode.BAD_VERSION, {"version": 2}),
+        (ErrorCode.BAD_OPCODE, {"opcode": 6}),
+        (ErrorCode.BAD_FLAGS, {"flags": 1 << 15}),
+        (ErrorCode.BAD_KERNEL, {"k": 0}),
+        (ErrorCode.BAD_STRIDE, {"stride": 3}),
+        (ErrorCode.BAD_PAD, {"pad": 3}),
+        (ErrorCode.BAD_DIMENSION, {"batch": 0}),
+        (ErrorCode.TILE_TOO_LARGE, tile),
+        (ErrorCode.UNALIGNED_ADDRESS, {"in_addr": 0x1000_0020}),
+        (ErrorCode.ADDRESS_RANGE, {"out_addr": (1 << 40) - 64}),
+    ]
+
+
+@pytest.mark.parametrize("op, flags", [(op, f) for op in Opcode for f in flag_sets(op)],
+                         ids=lambda v: v.name if isinstance(v, Opcode) else f"flags{v}")
+def test_validate_every_rule_and_order(rng, op, flags):
+    base = replace(BASE[op], flags=flags)
+    rules = mutations(op)
+    assert [code for code, _ in rules] == [e for e in ErrorCode if 1 <= e <= 11]
     assert validate(base, CFG) is ErrorCode.NONE
     assert validate(base.pack(), CFG) is ErrorCode.NONE
     assert validate(dataclasses.asdict(base), CFG) is ErrorCode.NONE
-    for code, change in MUTATIONS:
+    for code, change in rules:
         assert validate(replace(base, **change), CFG) is code, change
         assert validate(replace(base, **change).pack(), CFG) is code, change
     # two failing rules: the first reports
-    for (c1, m1), (_, m2) in itertools.combinations(MUTATIONS, 2):
+    for (c1, m1), (_, m2) in itertools.combinations(rules, 2):
         assert validate(replace(base, **m1, **m2), CFG) is c1, (m1, m2)
     for _ in range(100):
-        chosen = [i for i in range(len(MUTATIONS)) if rng.random() < 0.3] or [9]
-        change = {k: v for i in chosen for k, v in MUTATIONS[i][1].items()}
-        assert validate(replace(base, **change), CFG) is MUTATIONS[chosen[0]][0]
+        chosen = [i for i in range(len(rules)) if rng.random() < 0.3] or [10]
+        change = {k: v for i in chosen for k, v in rules[i][1].items()}
+        assert validate(replace(base, **change), CFG) is rules[chosen[0]][0]
+
+
+def test_validate_flags(rng):
+    """BAD_FLAGS for every opcode x flag bit the opcode does not take (the 3 flags and
+    the 13 unknown bits), alone and mixed with allowed ones; after BAD_OPCODE, before
+    BAD_KERNEL."""
+    for op in Opcode:
+        base = BASE[op]
+        allowed = sum(1 << f for f in TAKES[op])
+        for bit in range(16):
+            word = 1 << bit
+            expect = ErrorCode.NONE if word & allowed else ErrorCode.BAD_FLAGS
+            assert validate(replace(base, flags=word), CFG) is expect, (op.name, bit)
+            assert validate(replace(base, flags=word | allowed), CFG) is expect, (op.name, bit)
+            # the flags are checked before the geometry, after the opcode
+            assert validate(replace(base, flags=word, k=0), CFG) is (
+                ErrorCode.BAD_KERNEL if expect is ErrorCode.NONE else ErrorCode.BAD_FLAGS)
+        assert validate(replace(base, flags=0xFFFF), CFG) is ErrorCode.BAD_FLAGS
+        for _ in range(50):
+            word = int(rng.integers(0, 1 << 16))
+            expect = ErrorCode.BAD_FLAGS if word & ~allowed & 0xFFFF else ErrorCode.NONE
+            assert validate(replace(base, flags=word), CFG) is expect, (op.name, hex(word))
+    assert validate(replace(BASE[Opcode.CONV_FP], opcode=6, flags=0xFFFF), CFG) \
+        is ErrorCode.BAD_OPCODE
+    # by hand: the cases the top-level test runs on the RTL
+    cases = [
+        (Opcode.CONV_BP, Flag.RELU), (Opcode.CONV_FP, Flag.SGD), (Opcode.POOL_FP, Flag.RELU_MASK),
+        (Opcode.CONV_FP, Flag.RELU_MASK), (Opcode.CONV_WU, Flag.RELU), (Opcode.POOL_BP, Flag.SGD),
+    ]
+    for op, flag in cases:
+        assert validate(replace(BASE[op], flags=1 << flag), CFG) is ErrorCode.BAD_FLAGS
+
+
+def test_validate_pool():
+    N, T = ErrorCode.NONE, ErrorCode.TILE_TOO_LARGE
+    for op in POOLS:
+        d = BASE[op]
+        cases = [
+            ({"k": 1}, ErrorCode.BAD_KERNEL), ({"k": 3}, ErrorCode.BAD_KERNEL),
+            ({"k": 0}, ErrorCode.BAD_KERNEL), ({"k": 15}, ErrorCode.BAD_KERNEL),
+            ({"stride": 1}, ErrorCode.BAD_STRIDE), ({"stride": 0}, ErrorCode.BAD_STRIDE),
+            ({"stride": 3}, ErrorCode.BAD_STRIDE),
+            ({"pad": 1}, ErrorCode.BAD_PAD), ({"pad": 15}, ErrorCode.BAD_PAD),
+            ({"m": 17}, ErrorCode.BAD_DIMENSION), ({"m": 15}, ErrorCode.BAD_DIMENSION),
+            ({"m": 0, "n": 0}, ErrorCode.BAD_DIMENSION), ({"n": 4096, "m": 4096},
+                                                          ErrorCode.BAD_DIMENSION),
+            ({"h": 1}, ErrorCode.BAD_DIMENSION), ({"w": 1}, ErrorCode.BAD_DIMENSION),
+            ({"h": 2, "w": 2}, N), ({"h": 3, "w": 5}, N), ({"n": 1, "m": 1}, N),
+            # tile_rows is unused; only the output row is bounded: Wo = W // 2 <= 512
+            ({"tile_rows": 0}, N), ({"tile_rows": 65535}, N),
+            ({"w": 2 * POOL_MAX_WO}, N), ({"w": 2 * POOL_MAX_WO + 1}, N),
+            ({"w": 2 * POOL_MAX_WO + 2}, T), ({"w": 4095}, T),
+            ({"h": 4095}, N), ({"batch": 4095}, N),
+            # no weights: WB does not bound a pool's channels
+            ({"n": 4000, "m": 4000}, N),
+        ]
+        for change, code in cases:
+            assert validate(replace(d, **change), CFG) is code, (op.name, change)
+        # the engine's buffers do not bound a pool
+        tiny = HwConfig(ib_depth=1, ob_depth=1, wb_depth=1)
+        assert validate(replace(d, w=2 * POOL_MAX_WO, h=300, n=900, m=900), tiny) is N
+        geo = (op, 2, 2, 0, 16, 16, 9, 2 * POOL_MAX_WO + 2)
+        assert tile_misfit(*geo, 0, CFG) == "pool: output row of 513 pixels > POOL_MAX_WO 512"
+        assert largest_tile_rows(*geo, CFG) == 0
+        assert tile_misfit(*geo[:-1], 2 * POOL_MAX_WO, 0, tiny) is None
+        assert largest_tile_rows(*geo[:-1], 2 * POOL_MAX_WO, tiny) == 1
+        for bad in ((op, 3, 2, 0, 16, 16, 9, 9), (op, 2, 1, 0, 16, 16, 9, 9),
+                    (op, 2, 2, 1, 16, 16, 9, 9), (op, 2, 2, 0, 16, 8, 9, 9)):
+            with pytest.raises(ValueError, match="pool geometry"):
+                tile_misfit(*bad, 1, CFG)
+        with pytest.raises(ValueError, match="no output pixel"):
+            tile_misfit(op, 2, 2, 0, 16, 16, 1, 9, 1, CFG)
+    # a 2x2 stride-2 conv is still a conv: its tile rule applies, m != n is fine
+    conv = replace(BASE[Opcode.CONV_FP], k=2, stride=2, pad=0)
+    assert validate(conv, CFG) is N
+    assert validate(replace(conv, tile_rows=0), CFG) is T
 
 
 def test_validate_header_kernel_stride_pad():
@@ -183,15 +315,17 @@ def test_validate_header_kernel_stride_pad():
     cases = [
         ({"magic": 0}, ErrorCode.BAD_MAGIC), ({"magic": 0x7AEF}, ErrorCode.BAD_MAGIC),
         ({"version": 0}, ErrorCode.BAD_VERSION), ({"version": 255}, ErrorCode.BAD_VERSION),
-        ({"opcode": 0}, ErrorCode.BAD_OPCODE), ({"opcode": 255}, ErrorCode.BAD_OPCODE),
+        ({"opcode": 0}, ErrorCode.BAD_OPCODE), ({"opcode": 6}, ErrorCode.BAD_OPCODE),
+        ({"opcode": 255}, ErrorCode.BAD_OPCODE),
         ({"k": 6}, ErrorCode.BAD_KERNEL), ({"k": 15}, ErrorCode.BAD_KERNEL),
         ({"k": 5, "pad": 4}, ErrorCode.NONE), ({"k": 1, "pad": 0}, ErrorCode.NONE),
         ({"stride": 0}, ErrorCode.BAD_STRIDE), ({"stride": 15}, ErrorCode.BAD_STRIDE),
         ({"stride": 2}, ErrorCode.NONE),
         ({"pad": 4}, ErrorCode.BAD_PAD), ({"pad": 15}, ErrorCode.BAD_PAD),
         ({"k": 1, "pad": 1}, ErrorCode.BAD_PAD),
-        # flags, lr, next and the reserved bits are not checked
-        ({"flags": 0xFFFF, "lr": float("nan"), "next": 0x12345}, ErrorCode.NONE),
+        # lr, next and the reserved bits are not checked (flags are: test_validate_flags)
+        ({"lr": float("nan"), "next": 0x12345}, ErrorCode.NONE),
+        ({"flags": 1 << Flag.RELU, "lr": float("inf")}, ErrorCode.NONE),
     ]
     for change, code in cases:
         assert validate(replace(d, **change), CFG) is code, change
@@ -261,18 +395,33 @@ def test_validate_tile_fit():
         tile_misfit(Opcode.CONV_FP, 3, 1, 3, 16, 24, 32, 32, 8, CFG)
 
 
+# The address fields each opcode (and flag) uses: the spec's address roles, by hand.
+USED_FIELDS = [
+    (Opcode.CONV_FP, 0, ("in_addr", "wgt_addr", "out_addr")),
+    (Opcode.CONV_FP, 1 << Flag.RELU, ("in_addr", "wgt_addr", "out_addr")),
+    (Opcode.CONV_BP, 0, ("in_addr", "wgt_addr", "out_addr")),
+    (Opcode.CONV_BP, 1 << Flag.RELU_MASK, ("in_addr", "wgt_addr", "out_addr", "aux_addr")),
+    (Opcode.CONV_WU, 0, ("in_addr", "out_addr", "aux_addr")),
+    (Opcode.CONV_WU, 1 << Flag.SGD, ("in_addr", "wgt_addr", "out_addr", "aux_addr")),
+    (Opcode.POOL_FP, 0, ("in_addr", "out_addr")),
+    (Opcode.POOL_BP, 0, ("in_addr", "out_addr", "aux_addr")),
+    (Opcode.POOL_BP, 1 << Flag.RELU_MASK, ("in_addr", "out_addr", "aux_addr")),
+]
+
+
 def test_validate_addresses():
     U, R, N = ErrorCode.UNALIGNED_ADDRESS, ErrorCode.ADDRESS_RANGE, ErrorCode.NONE
-    fp, bp, wu = BASE[Opcode.CONV_FP], BASE[Opcode.CONV_BP], BASE[Opcode.CONV_WU]
-    used = {fp: ("in_addr", "wgt_addr", "out_addr"), bp: ("in_addr", "wgt_addr", "out_addr"),
-            wu: ("in_addr", "out_addr", "aux_addr")}
-    for d, names in used.items():
+    assert {(op, flags) for op, flags, _ in USED_FIELDS} == {
+        (op, f) for op in Opcode for f in flag_sets(op)}
+    for op, flags, names in USED_FIELDS:
+        d = replace(BASE[op], flags=flags)
+        assert tuple(t.field for t in d.tensors()) == names
         for name in ("in_addr", "wgt_addr", "out_addr", "aux_addr"):
             for offset in (1, 32, 63):
                 got = validate(replace(d, **{name: getattr(d, name) + offset}), CFG)
-                assert got is (U if name in names else N), (d.opcode, name)
+                assert got is (U if name in names else N), (op.name, flags, name)
             got = validate(replace(d, **{name: 1 << 40}), CFG)
-            assert got is (R if name in names else N), (d.opcode, name)
+            assert got is (R if name in names else N), (op.name, flags, name)
         # a tensor may end exactly at 2**40
         for t in d.tensors():
             end = (1 << 40) - t.nbytes(CFG.tn)
@@ -280,7 +429,7 @@ def test_validate_addresses():
             assert validate(replace(d, **{t.field: end + 64}), CFG) is R
             assert validate(replace(d, **{t.field: end}), CFG, addr_width=39) is R
             assert validate(replace(d, **{t.field: (1 << 64) - 64}), CFG) is R
-    assert validate(fp, CFG, addr_width=28) is R
+    assert validate(BASE[Opcode.CONV_FP], CFG, addr_width=28) is R
     assert descriptor_address_ok(0x40) and descriptor_address_ok(1 << 39)
     assert not descriptor_address_ok(0) and not descriptor_address_ok(0x20)
 
@@ -294,16 +443,50 @@ def test_tensors_and_sizes():
                      "y": 3 * 2 * 4 * 3 * 8 * 4}
     assert sizes["x"] == act_bytes((3, 20, 7, 5), 8)
     assert sizes["w"] == weights_bytes((9, 20, 3, 3), 8)
-    names = {op: [(t.field, t.name, t.access) for t in replace(d, opcode=op).tensors()]
-             for op in Opcode}
-    assert names == {
-        Opcode.CONV_FP: [("in_addr", "x", "read"), ("wgt_addr", "w", "read"),
-                         ("out_addr", "y", "write")],
-        Opcode.CONV_BP: [("in_addr", "dy", "read"), ("wgt_addr", "w", "read"),
-                         ("out_addr", "dx", "write")],
-        Opcode.CONV_WU: [("in_addr", "x", "read"), ("out_addr", "dw", "write"),
-                         ("aux_addr", "dy", "read")],
+    assert all(not t.weights for t in d.tensors() if t.name != "w")
+
+
+def test_tensors_of_every_opcode_and_flag():
+    """Address field, name, shape, layout and direction of every tensor, for every opcode
+    with and without its flags (the spec's address roles, written out by hand)."""
+    conv = replace(BASE[Opcode.CONV_FP], n=20, m=9, h=7, w=5, k=3, stride=2, pad=1, batch=3,
+                   in_addr=0x1000, wgt_addr=0x2000, out_addr=0x3000, aux_addr=0x4000)
+    x, y, w = (3, 20, 7, 5), (3, 9, 4, 3), (9, 20, 3, 3)
+    pool = replace(conv, k=2, stride=2, pad=0, m=20)
+    px, py = (3, 20, 7, 5), (3, 20, 3, 2)  # odd trailing row and column dropped
+    X, R, W, A = ("in_addr", 0x1000), ("wgt_addr", 0x2000), ("out_addr", 0x3000), \
+        ("aux_addr", 0x4000)
+    RELU, MASK, SGD = 1 << Flag.RELU, 1 << Flag.RELU_MASK, 1 << Flag.SGD
+    expected = {
+        (Opcode.CONV_FP, 0): [(*X, "x", x, False, "read"), (*R, "w", w, True, "read"),
+                              (*W, "y", y, False, "write")],
+        (Opcode.CONV_BP, 0): [(*X, "dy", y, False, "read"), (*R, "w", w, True, "read"),
+                              (*W, "dx", x, False, "write")],
+        (Opcode.CONV_BP, MASK): [(*X, "dy", y, False, "read"), (*R, "w", w, True, "read"),
+                                 (*W, "dx", x, False, "write"), (*A, "a", x, False, "read")],
+        (Opcode.CONV_WU, 0): [(*X, "x", x, False, "read"), (*W, "dw", w, True, "write"),
+                              (*A, "dy", y, False, "read")],
+        (Opcode.CONV_WU, SGD): [(*X, "x", x, False, "read"), (*R, "w", w, True, "read"),
+                                (*W, "w_new", w, True, "write"), (*A, "dy", y, False, "read")],
+        (Opcode.POOL_FP, 0): [(*X, "x", px, False, "read"), (*W, "y", py, False, "write")],
+        (Opcode.POOL_BP, 0): [(*X, "dy", py, False, "read"), (*W, "dx", px, False, "write"),
+                              (*A, "x", px, False, "read")],
     }
+    expected[(Opcode.CONV_FP, RELU)] = expected[(Opcode.CONV_FP, 0)]
+    expected[(Opcode.POOL_BP, MASK)] = expected[(Opcode.POOL_BP, 0)]
+    assert set(expected) == {(op, f) for op in Opcode for f in flag_sets(op)}
+    for (op, flags), want in expected.items():
+        d = replace(pool if op in POOLS else conv, opcode=op, flags=flags)
+        assert validate(d, CFG) is ErrorCode.NONE
+        got = [(t.field, t.addr, t.name, t.shape, t.weights, t.access) for t in d.tensors()]
+        assert got == want, (op.name, flags)
+        # exactly one written tensor: the one the RTL stores
+        assert [t.access for t in d.tensors()].count("write") == 1
+    # the pooled tensors' sizes: 3 images x 3 groups x rows x columns x 8 words x 4 bytes
+    sizes = {t.name: t.nbytes(8) for t in replace(pool, opcode=Opcode.POOL_BP).tensors()}
+    assert sizes == {"dy": 3 * 3 * 3 * 2 * 32, "dx": 3 * 3 * 7 * 5 * 32, "x": 3 * 3 * 7 * 5 * 32}
+    with pytest.raises(ValueError, match="opcode 6"):
+        replace(conv, opcode=6).tensors()
 
 
 def spec_tile_fits(op, k, s, pad, n, m, h, w, tile_rows, cfg) -> bool:
@@ -400,13 +583,15 @@ def test_csr_map_matches_the_spec():
 def test_csr_values(rng):
     assert ro_values(CFG) == {"ID": 0xEF7A0001, "PARAMS": 0x10050808,
                               "DEPTHS": 0x08000800, "WB_DEPTH": 0x00280400}
-    assert encode_status(error=True, code=ErrorCode.TILE_TOO_LARGE, index=3) == 0x00030804
+    assert encode_status(error=True, code=ErrorCode.TILE_TOO_LARGE, index=3) == 0x00030904
     for _ in range(100):
         busy, done, error = (bool(v) for v in rng.integers(0, 2, 3))
         code, index = int(rng.integers(0, 256)), int(rng.integers(0, 1 << 16))
         value = encode_status(busy, done, error, code, index)
         assert decode_status(value) == (busy, done, error, code, index)
-    assert decode_status(0x0D04).code is ErrorCode.ABORTED
+    assert decode_status(0x0E04).code is ErrorCode.ABORTED
+    assert decode_status(0x0404).code is ErrorCode.BAD_FLAGS
+    assert decode_status(0x0F04).code == 15  # not an ErrorCode: the plain value
     with pytest.raises(ValueError):
         encode_status(code=256)
 
@@ -451,6 +636,11 @@ def test_sv_package_matches_python():
         assert re.search(rf"\bOP_{op.name} = 8'd{op.value}\b", text)
     for e in ErrorCode:
         assert re.search(rf"\bERR_{e.name} = 8'd{e.value}\b", text)
+    for f in Flag:
+        assert re.search(rf"\bFLAG_{f.name} = 32'd{f.value}\b", text)
+    assert "ERR_BAD_FLAGS = 8'd4," in text and "OP_POOL_BP = 8'd5" in text
+    assert "FLAG_RELU_MASK = 32'd1," in text and "FLAG_SGD = 32'd2" in text
+    assert "localparam int unsigned POOL_MAX_WO = 512;" in text
     params = dict(re.findall(r"localparam logic \[7:0\] (CSR_\w+) = 8'h([0-9A-F]{2});", text))
     expected = {f"CSR_{r.name}": r.offset for r in CSR_REGISTERS if r.counter is None}
     expected["CSR_CNT_BASE"] = 0x40
@@ -497,7 +687,9 @@ def test_sv_package_lints_and_elaborates_the_python_layout(tmp_path):
             "(",
             "  input  logic [DESC_BITS-1:0] raw_i,",
             "  output desc_t desc_o,",
-            "  output logic is_fp_o",
+            "  output logic is_fp_o,",
+            "  output logic is_pool_bp_o,",
+            "  output logic relu_mask_o",
             ");",
             f"  localparam desc_t P = desc_t'(512'h{image:0128X});",
             *checks,
@@ -506,6 +698,8 @@ def test_sv_package_lints_and_elaborates_the_python_layout(tmp_path):
             "  end",
             "  assign desc_o = desc_t'(raw_i);",
             "  assign is_fp_o = desc_o.opcode == OP_CONV_FP;",
+            "  assign is_pool_bp_o = desc_o.opcode == OP_POOL_BP;",
+            "  assign relu_mask_o = desc_o.flags[FLAG_RELU_MASK];",
             "endmodule",
             "",
         ])

@@ -14,7 +14,8 @@ import pytest
 
 from eftrain import HwConfig
 from eftrain.descriptor import (
-    DESC_BYTES, Descriptor, Opcode, largest_tile_rows, out_hw, tile_fits,
+    DESC_BYTES, POOL_MAX_WO, Descriptor, ErrorCode, Flag, Opcode, largest_tile_rows, out_hw,
+    tile_fits, validate,
 )
 from eftrain.engine import Mode, Op
 from eftrain.layout import (
@@ -295,7 +296,10 @@ LOAD_TENSORS = {
 }
 
 
-@pytest.mark.parametrize("opcode", list(Opcode), ids=lambda o: o.name)
+CONVS = (Opcode.CONV_FP, Opcode.CONV_BP, Opcode.CONV_WU)
+
+
+@pytest.mark.parametrize("opcode", CONVS, ids=lambda o: o.name)
 def test_transfers_agree_with_schedule(rng, opcode):
     """For random layers: the read transfers are the LOAD_* commands in order (sizes =
     beats x TN*4, bytes = the beats), the write transfers the STORE_* commands in order
@@ -360,6 +364,164 @@ def test_transfers_agree_with_schedule(rng, opcode):
                 check_bursts([(b.addr, b.beats) for b in mine], t.addr, t.nbytes, 16, 256)
     assert ks == {1, 2, 3, 5} or len(ks) >= 3
     assert strides == {1, 2}
+
+
+def with_flag(d: Descriptor, flag: Flag, **fields) -> Descriptor:
+    return Descriptor(**{**d.__dict__, "flags": d.flags | 1 << flag, **fields})
+
+
+def free_address(d: Descriptor, cfg: HwConfig) -> int:
+    """A 64-byte aligned address past every tensor ``d`` uses."""
+    end = max(t.addr + t.nbytes(cfg.tn) for t in d.tensors())
+    return -(-end // 64) * 64 + 64
+
+
+def covers_once(moves: list[Transfer], base: int, nbytes: int) -> bool:
+    """The transfers' ranges tile ``base .. base+nbytes-1`` exactly, each byte once."""
+    spans = sorted((t.addr, t.addr + t.nbytes) for t in moves)
+    return (spans[0][0] == base and spans[-1][1] == base + nbytes
+            and all(a[1] == b[0] for a, b in zip(spans, spans[1:])))
+
+
+def test_transfers_relu_adds_nothing(rng):
+    for _ in range(10):
+        cfg, d = random_layer(rng, Opcode.CONV_FP)
+        assert transfers(with_flag(d, Flag.RELU), cfg) == transfers(d, cfg)
+
+
+def test_transfers_relu_mask(rng):
+    """CONV_BP with RELU_MASK: right after each dx tile's dy reads, one read of "a" at
+    aux_addr with the dx tile's offset and size; without those reads, the plain BP list.
+    The a reads cover a (x's shape) exactly once, as the dx writes cover dx."""
+    for _ in range(15):
+        cfg, d = random_layer(rng, Opcode.CONV_BP)
+        aux = free_address(d, cfg)
+        masked = with_flag(d, Flag.RELU_MASK, aux_addr=aux)
+        assert validate(masked, cfg) is ErrorCode.NONE
+        plain, moves = transfers(d, cfg), transfers(masked, cfg)
+        assert [t for t in moves if t.tensor != "a"] == plain
+        a_reads = [i for i, t in enumerate(moves) if t.tensor == "a"]
+        assert len(a_reads) == sum(t.tensor == "dx" for t in plain)
+        for i in a_reads:
+            a, before, after = moves[i], moves[i - 1], moves[i + 1]
+            assert a.kind == "read" and before.tensor == "dy" and after.tensor == "dx"
+            assert (a.addr - aux, a.nbytes) == (after.addr - d.out_addr, after.nbytes)
+        x_bytes = act_bytes((d.batch, d.n, d.h, d.w), cfg.tn)
+        assert covers_once([moves[i] for i in a_reads], aux, x_bytes)
+        assert covers_once([t for t in moves if t.tensor == "dx"], d.out_addr, x_bytes)
+
+
+def test_transfers_sgd(rng):
+    """CONV_WU with SGD: each dw block write becomes a read of that block of w at
+    wgt_addr then its write as w_new at out_addr; w is read whole and w_new written
+    whole, once each; out_addr may equal wgt_addr (in place)."""
+    for _ in range(15):
+        cfg, d = random_layer(rng, Opcode.CONV_WU)
+        w_bytes = weights_bytes((d.m, d.n, d.k, d.k), cfg.tn)
+        for wgt in (d.out_addr, free_address(d, cfg)):
+            sgd = with_flag(d, Flag.SGD, wgt_addr=wgt)
+            assert validate(sgd, cfg) is ErrorCode.NONE
+            expected = []
+            for t in transfers(d, cfg):
+                if t.tensor == "dw":
+                    expected += [Transfer("read", "w", wgt + t.addr - d.out_addr, t.nbytes),
+                                 t._replace(tensor="w_new")]
+                else:
+                    expected.append(t)
+            moves = transfers(sgd, cfg)
+            assert moves == expected
+            assert covers_once([t for t in moves if t.tensor == "w"], wgt, w_bytes)
+            assert covers_once([t for t in moves if t.tensor == "w_new"], d.out_addr, w_bytes)
+            assert not any(t.tensor == "dw" for t in moves)
+
+
+def test_transfers_pool_by_hand():
+    cfg = HwConfig(tm=4, tn=4, ib_depth=64, ob_depth=64, wb_depth=64)
+    # x [1, 6, 5, 3]: 2 channel groups, a pixel 16 bytes, an x row 48, a group 240;
+    # y [1, 6, 2, 1]: a y row 16 bytes, a group 32; the odd last x row is not read
+    fp = Descriptor(opcode=Opcode.POOL_FP, k=2, stride=2, pad=0, batch=1, n=6, m=6, h=5, w=3,
+                    in_addr=0x1000, out_addr=0x2000)
+    assert transfers(fp, cfg) == [
+        Transfer("read", "x", 0x1000, 192),
+        Transfer("write", "y", 0x2000, 32),
+        Transfer("read", "x", 0x1000 + 240, 192),
+        Transfer("write", "y", 0x2000 + 32, 32),
+    ]
+    bp = Descriptor(opcode=Opcode.POOL_BP, k=2, stride=2, pad=0, batch=1, n=6, m=6, h=5, w=3,
+                    in_addr=0x3000, out_addr=0x4000, aux_addr=0x1000)
+    group = [
+        Transfer("read", "x", 0x1000, 96), Transfer("read", "dy", 0x3000, 16),
+        Transfer("read", "x", 0x1000 + 96, 96), Transfer("read", "dy", 0x3000 + 16, 16),
+    ]
+    assert transfers(bp, cfg) == [
+        Transfer("write", "dx", 0x4000, 240), *group,
+        Transfer("write", "dx", 0x4000 + 240, 240),
+        *(t._replace(addr=t.addr + (240 if t.tensor == "x" else 32)) for t in group),
+    ]
+    assert transfers(with_flag(bp, Flag.RELU_MASK), cfg) == transfers(bp, cfg)
+
+
+def random_pool(rng, opcode: Opcode) -> tuple[HwConfig, Descriptor]:
+    tn = int(rng.choice([2, 4, 8]))
+    n = int(rng.integers(1, 3 * tn + 1))
+    h, w = (int(v) for v in rng.integers(2, 14, size=2))
+    d = Descriptor(opcode=opcode, k=2, stride=2, pad=0, batch=int(rng.integers(1, 4)), n=n,
+                   m=n, h=h, w=w, in_addr=0x10_0000, out_addr=0x20_0000, aux_addr=0x30_0000,
+                   flags=int(opcode == Opcode.POOL_BP and rng.random() < 0.5) << Flag.RELU_MASK)
+    return HwConfig(tm=tn, tn=tn), d
+
+
+@pytest.mark.parametrize("opcode", [Opcode.POOL_FP, Opcode.POOL_BP], ids=lambda o: o.name)
+def test_transfers_pool_totals(rng, opcode):
+    """Random pools, checked by totals and coverage: per (image, channel group) in
+    order, POOL_FP reads the 2*Ho x rows and writes the Ho y rows; POOL_BP writes all H
+    dx rows first, then per dy row reads 2 x rows and 1 dy row. y, dx and dy are moved
+    whole, once; x whole but an odd last row."""
+    for _ in range(30):
+        cfg, d = random_pool(rng, opcode)
+        g = cfg.tn
+        groups, ho, wo = -(-d.n // g), d.h // 2, d.w // 2
+        row_x, row_y = d.w * g * 4, wo * g * 4
+        x_bytes = act_bytes((d.batch, d.n, d.h, d.w), g)
+        y_bytes = act_bytes((d.batch, d.n, ho, wo), g)
+        assert y_bytes == d.batch * groups * ho * row_y
+        moves = transfers(d, cfg)
+        by = {(t.kind, t.tensor): [u for u in moves if (u.kind, u.tensor) == (t.kind, t.tensor)]
+              for t in moves}
+        if opcode == Opcode.POOL_FP:
+            assert set(by) == {("read", "x"), ("write", "y")}
+            assert [t.kind for t in moves] == ["read", "write"] * d.batch * groups
+            assert [t.nbytes for t in by["read", "x"]] == [2 * ho * row_x] * d.batch * groups
+            assert [t.addr for t in by["read", "x"]] == [
+                d.in_addr + i * d.h * row_x for i in range(d.batch * groups)]
+            assert covers_once(by["write", "y"], d.out_addr, y_bytes)
+            assert [t.addr for t in by["write", "y"]] == sorted(t.addr for t in by["write", "y"])
+        else:
+            assert set(by) == {("write", "dx"), ("read", "x"), ("read", "dy")}
+            per_group = ["dx"] + ["x", "dy"] * ho
+            assert [t.tensor for t in moves] == per_group * d.batch * groups
+            assert covers_once(by["write", "dx"], d.out_addr, x_bytes)
+            assert [t.nbytes for t in by["write", "dx"]] == [d.h * row_x] * d.batch * groups
+            assert covers_once(by["read", "dy"], d.in_addr, y_bytes)
+            assert [t.nbytes for t in by["read", "dy"]] == [row_y] * d.batch * groups * ho
+            assert sum(t.nbytes for t in by["read", "x"]) == x_bytes - d.batch * groups * (
+                d.h % 2) * row_x
+            if d.h % 2 == 0:
+                assert covers_once(by["read", "x"], d.aux_addr, x_bytes)
+            # reads are in address order: x and dy stream row by row
+            for name in ("x", "dy"):
+                addrs = [t.addr for t in by["read", name]]
+                assert addrs == sorted(addrs)
+
+
+def test_transfers_pool_widest_row():
+    cfg = HwConfig(tm=4, tn=4)
+    d = Descriptor(opcode=Opcode.POOL_FP, k=2, stride=2, pad=0, batch=1, n=4, m=4, h=2,
+                   w=2 * POOL_MAX_WO + 1, in_addr=0x1000, out_addr=0x10_0000)
+    assert transfers(d, cfg) == [Transfer("read", "x", 0x1000, 2 * d.w * 16),
+                                 Transfer("write", "y", 0x10_0000, POOL_MAX_WO * 16)]
+    with pytest.raises(ValueError, match="TILE_TOO_LARGE"):
+        transfers(Descriptor(**{**d.__dict__, "w": 2 * POOL_MAX_WO + 2}), cfg)
 
 
 def test_chain_transfers():

@@ -231,15 +231,18 @@ def _apply(desc: Descriptor, changes: dict) -> Descriptor:
 
 
 def _good_prefix(tb: TB, count: int) -> list:
-    """``count`` small valid layers; some with junk in the fields they do not use
-    (WU's wgt_addr, FP/BP's aux_addr unaligned, lr, and the reserved bits once in DRAM,
-    see _junk_reserved): those are not checked. (flags are: BAD_FLAGS.)"""
+    """``count`` small valid layers; some with junk in the fields they do not use (the
+    address fields outside Descriptor.tensors(), unaligned; lr unless SGD; the reserved
+    bits once in DRAM, see _junk_reserved): those are not checked. Flags are checked
+    (BAD_FLAGS): random_layer picks valid ones."""
     layers = []
     for i in range(count):
         lay = tb.place(random_layer(tb.rng, tb.cfg, max_c=1.5, max_hw=6, max_batch=2))
         if i % 2 == 0:
-            junk = dict(lr=0.125)
-            junk["wgt_addr" if lay.op == WU else "aux_addr"] = 0x12345 + 8 * i
+            used = {t.field for t in lay.desc.tensors()}
+            junk = {name: 0x12345 + 8 * i for name in ("wgt_addr", "aux_addr") if name not in used}
+            if not lay.desc.flags >> Flag.SGD & 1:
+                junk["lr"] = 0.125
             lay.desc = dataclasses.replace(lay.desc, **junk)
             lay.label = " (junk in unused fields)"
         layers.append(lay)

@@ -273,13 +273,22 @@ def make_layer(rng: np.random.Generator, cfg: HwConfig, op: Opcode, *, k: int = 
 
 
 def random_layer(rng: np.random.Generator, cfg: HwConfig, op: Opcode | None = None, *, k: int | None = None,
-                 stride: int | None = None, max_c: float = 2.5, max_hw: int = 10, max_batch: int = 3) -> Layer:
+                 stride: int | None = None, max_c: float = 2.5, max_hw: int = 10, max_batch: int = 3,
+                 flags: int | None = None) -> Layer:
     """Ragged channels and image sizes, any kernel, stride and padding (unless given), a
-    random tile among those that fit."""
+    random tile among those that fit. ``op`` None: any opcode (pools included); ``flags``
+    None: each flag the opcode takes, at random."""
     tn = cfg.tn
     kk, ss = k, stride
     while True:
-        o = Opcode(int(rng.choice([1, 2, 3]))) if op is None else Opcode(op)
+        o = Opcode(int(rng.choice([op_.value for op_ in Opcode]))) if op is None else Opcode(op)
+        f = flags if flags is not None else sum(1 << fl for fl in dsc.Flag
+                                                if o in fl.opcodes and rng.random() < 0.5)
+        b = int(rng.integers(1, max_batch + 1))
+        if o in (Opcode.POOL_FP, Opcode.POOL_BP):
+            h, w = (int(v) for v in rng.integers(2, max(max_hw, 2) + 1, 2))
+            n = int(rng.integers(1, int(max_c * tn) + 1))
+            return make_layer(rng, cfg, o, batch=b, n=n, h=h, w=w, flags=f)
         k = int(rng.choice([1, 2, 3, 5])) if kk is None else kk
         s = int(rng.integers(1, 3)) if ss is None else ss
         pad = int(rng.integers(0, k))
@@ -291,9 +300,8 @@ def random_layer(rng: np.random.Generator, cfg: HwConfig, op: Opcode | None = No
         w = int(rng.integers(lo_w, max_hw + 1))
         n = int(rng.integers(1, int(max_c * tn) + 1))
         m = int(rng.integers(1, int(max_c * tn) + 1))
-        b = int(rng.integers(1, max_batch + 1))
         if fitting_tile_rows(cfg, o, k, s, pad, n, m, h, w):
-            return make_layer(rng, cfg, o, k=k, stride=s, pad=pad, batch=b, n=n, m=m, h=h, w=w)
+            return make_layer(rng, cfg, o, k=k, stride=s, pad=pad, batch=b, n=n, m=m, h=h, w=w, flags=f)
 
 
 # --------------------------------------------------------------------------------------
