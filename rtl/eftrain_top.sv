@@ -97,10 +97,13 @@ module eftrain_top #(
   end
 
   // ---- resets: the port, and the datapath reset after a stop or a soft reset ---------
-  logic dp_reset, dp_rst_n;
+  // The port reset reaches the datapath at once (no flop of unknown state in between);
+  // the controller's datapath reset one cycle after its pulse.
+  logic dp_reset, dp_run_q, dp_rst_n;
   always_ff @(posedge clk) begin
-    dp_rst_n <= rst_n && !dp_reset;
+    dp_run_q <= !dp_reset;
   end
+  assign dp_rst_n = rst_n && dp_run_q;
 
   // ---- registers ----------------------------------------------------------------------
   logic        start, abort, soft_reset;
@@ -473,5 +476,17 @@ module eftrain_top #(
       for (int c = 0; c < NUM_COUNTERS; c++) counters[c] <= counters[c] + 64'(tick[c]);
     end
   end
+
+  // ---- assertions (simulation; every build runs them with --assert) -----------------------
+`ifndef SYNTHESIS
+  // The 64-bit performance counters never wrap.
+  for (genvar c = 0; c < NUM_COUNTERS; c++) begin : g_counter_check
+    a_counter_no_wrap: assert property (@(posedge clk) disable iff (!rst_n) tick[c] |-> counters[c] != '1)
+      else $error("eftrain_top: counter %0d wrapped", c);
+  end
+  // Every read beat belongs to a request whose destination is queued.
+  a_route: assert property (@(posedge clk) disable iff (!dp_rst_n) rd_valid && !fetch |-> route_valid)
+    else $error("eftrain_top: read data with no routed request");
+`endif
 
 endmodule

@@ -52,4 +52,10 @@ module stream_fifo #(
     if (DEPTH < 2 || (DEPTH & (DEPTH - 1)) != 0) $fatal(1, "stream_fifo: DEPTH must be a power of two >= 2");
   end
 
+  // ---- assertions (simulation; every build runs them with --assert) -----------------------
+`ifndef SYNTHESIS
+  a_no_overflow: assert property (@(posedge clk_i) disable iff (!rst_ni) 32'(count_o) <= DEPTH)
+    else $error("stream_fifo: %0d entries in a FIFO of %0d", count_o, DEPTH);
+`endif
+
 endmodule
