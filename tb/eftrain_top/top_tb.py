@@ -31,7 +31,7 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
-from cocotb.triggers import Event, RisingEdge, SimTimeoutError, with_timeout
+from cocotb.triggers import Event, RisingEdge, SimTimeoutError, Timer, with_timeout
 from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
 from cocotbext.axi.constants import AxiResp
 
@@ -46,6 +46,11 @@ BEAT_BYTES = 16               # AXI_DATA_WIDTH 128
 ADDR_WIDTH = 40
 CLK_NS = 10
 PAGE = 4096
+# What can still be in flight when the controller stops (rtl/conv_engine.sv QUEUE_DEPTH,
+# the MAX_OUTSTANDING of both DMAs in rtl/eftrain_top.sv): TB.stop_bound derives from them.
+ENGINE_QUEUE_DEPTH = 4
+DMA_MAX_OUTSTANDING = 4
+MAX_BURST_BEATS = 256
 
 
 def hw_config() -> HwConfig:
@@ -459,6 +464,8 @@ class TB:
         self.log = dut._log
         for name in ("m_axi", "s_axil"):
             logging.getLogger(f"cocotb.{dut._name}.{name}").setLevel(logging.WARNING)
+        # Reset held from the first clock edge: with XSEED the port starts at random bits.
+        dut.rst_n.value = 0
         cocotb.start_soon(Clock(dut.clk, CLK_NS, unit="ns").start())
         self.mem = bytearray(DRAM_BYTES)
         self.ram = AxiRam(AxiBus.from_prefix(dut, "m_axi"), dut.clk, dut.rst_n,
@@ -486,17 +493,22 @@ class TB:
     # ---- DRAM error injection ----------------------------------------------------------
     def _install_error_injection(self) -> None:
         """Reads and writes at or above DRAM_BYTES, or inside one of ``err_windows``
-        ((lo, hi, kind) with kind "read" or "write"), answer SLVERR (DECERR when
+        ((lo, hi, kind) with kind "read" or "write"), or whose beat ordinal is in
+        ``err_beats[kind]`` (see :meth:`arm_beat_faults`), answer SLVERR (DECERR when
         ``decerr`` is set) and do not touch memory. ``err_events`` records (cycle, kind,
         address) of each."""
         self.err_windows: list[tuple[int, int, str]] = []
         self.decerr = False
         self.err_events: list[tuple[float, str, int]] = []
+        self.err_beats: dict[str, set[int]] = {"read": set(), "write": set()}
+        self.beats_served = {"read": 0, "write": 0}
         rd, wr = self.ram.read_if, self.ram.write_if
         mem = self.mem
 
         def bad(kind, addr, length):
-            if addr + length > DRAM_BYTES:
+            ordinal = self.beats_served[kind]
+            self.beats_served[kind] += 1
+            if addr + length > DRAM_BYTES or ordinal in self.err_beats[kind]:
                 return True
             return any(k == kind and addr < hi and addr + length > lo for lo, hi, k in self.err_windows)
 
@@ -530,9 +542,26 @@ class TB:
         wr.b_channel.send = b_send_
         logging.getLogger(f"cocotb.{self.dut._name}.m_axi").setLevel(logging.ERROR)
 
+    def arm_beat_faults(self, read: Sequence[int] = (), write: Sequence[int] = ()) -> None:
+        """From now on, the read beats and write beats of these ordinals (0 = the next
+        beat the DRAM model serves of that kind, descriptor fetches included) answer an
+        error. The model serves one call per beat: the core writes whole beats, every
+        strobe set."""
+        self.beats_served = {"read": 0, "write": 0}
+        self.err_beats = {"read": set(read), "write": set(write)}
+        self.err_events = []
+
     # ---- reset, registers --------------------------------------------------------------
     async def reset(self) -> None:
+        """rst_n low for 5 cycles. A 1-0 pulse between two clock edges first, which the
+        core never samples: cocotbext-axi models follow rst_n's edges only, and with
+        XSEED the core drives random AXI valids until its reset reaches its flops, so
+        the models must see the reset asserted."""
         self.dut.rst_n.value = 0
+        await RisingEdge(self.dut.clk)
+        for level in (1, 0):
+            await Timer(1, "ns")
+            self.dut.rst_n.value = level
         for _ in range(5):
             await RisingEdge(self.dut.clk)
         self.dut.rst_n.value = 1
@@ -665,6 +694,38 @@ class TB:
             total += 6 * sum(t.nbytes for t in ts) // BEAT_BYTES + 3 * lay.macs(self.cfg) + 60 * len(ts)
         return total * (4 if self.stress.active else 1)
 
+    def stop_bound(self, layer: Layer | None, stressed: bool) -> int:
+        """Cycles a stop inside ``layer`` (None: inside a descriptor fetch) may take, from
+        its cause (the faulty response, the CTRL write) to its end (irq, or idle after a
+        soft reset). The controller never stops half way through an emission, then drains
+        in drop mode what is already queued (docs/architecture.md, "Errors and stops"):
+
+        * the emission it is in, and per engine unit ENGINE_QUEUE_DEPTH queued commands
+          and the one running, and one in the dispatcher: ENGINE_QUEUE_DEPTH + 3
+          commands, each at most the layer's largest compute pass or largest transfer
+          (dropped transfers stream one beat per cycle);
+        * per DMA the request being cut into bursts (one transfer) and
+          DMA_MAX_OUTSTANDING bursts of up to MAX_BURST_BEATS beats on the bus, at most
+          the layer's beats in that direction;
+        * POOL_BP: a plane's row reads are all issued before a stop (its x and dy rows);
+        * 200 cycles for the rest (descriptor fetch, pipelines, datapath reset, irq).
+
+        TIMING_STRESS pauses each AXI channel in up to 70 % of its runs: x4."""
+        pass_cycles, xfer, plane = 0, dsc.DESC_BYTES // BEAT_BYTES, 0
+        total = {"read": xfer, "write": 0}
+        if layer is not None:
+            ts = layout.transfers(layer.desc, self.cfg, ADDR_WIDTH)
+            xfer = max(t.nbytes for t in ts) // BEAT_BYTES
+            for t in ts:
+                total[t.kind] += t.nbytes // BEAT_BYTES
+            pass_cycles = 0 if layer.is_pool else layer.compute_pass_cycles()
+            if layer.op == Opcode.POOL_BP:
+                ho, wo = layer.out_hw
+                plane = (2 * ho * layer.w + ho * wo) * self.cfg.tn * 4 // BEAT_BYTES
+        on_bus = sum(min(xfer + DMA_MAX_OUTSTANDING * MAX_BURST_BEATS, beats) for beats in total.values())
+        cycles = (ENGINE_QUEUE_DEPTH + 3) * (pass_cycles + xfer) + on_bus + plane + 200
+        return cycles * (4 if stressed else 1)
+
     # ---- running ---------------------------------------------------------------------------
     async def doorbell(self, chain_addr: int, irq_enable: bool = True) -> float:
         """Write CHAIN and CTRL.START; returns the cycle the START write was issued
@@ -764,6 +825,15 @@ class TB:
                       res.cycles, ar, rb, aw, wb, " (timing stress)" if on else "")
         return res
 
+    def summary(self, line: str) -> None:
+        """Log ``line`` and append it to the file TEST_SUMMARY names (eftrain_tb.sim sets
+        it; the pytest wrappers print it): one line of counts per test."""
+        self.log.info("%s", line)
+        path = os.environ.get("TEST_SUMMARY")
+        if path:
+            with open(path, "a") as f:
+                f.write(line + "\n")
+
     def ensure_room(self, nbytes: int = 1 << 20) -> None:
         if self.dmap.room() < nbytes:
             self.dmap.reset()
@@ -776,3 +846,12 @@ class TB:
                                   m=cfg.tn - 1, h=5, w=4))
         b = self.place(random_layer(self.rng, cfg, max_c=1.5, max_hw=6, max_batch=2))
         return await self.run_checked(self.chain([a, b]), what=f"{what}: good chain")
+
+
+async def start(dut, name: str) -> TB:
+    """The test bench of cocotb test ``name``, out of reset, its settings logged."""
+    tb = TB(dut, name)
+    await tb.reset()
+    tb.log.info("seed %d, TN=%d, IB/OB/WB depth %d/%d/%d, TIMING_STRESS=%r", tb.seed, tb.cfg.tn,
+                tb.cfg.ib_depth, tb.cfg.ob_depth, tb.cfg.wb_depth, tb.stress_mode or "half of the chains")
+    return tb
