@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles
+from cocotb.triggers import ClockCycles, RisingEdge, Timer
 from pyuvm import ConfigDB, uvm_env
 
 from control_agent import ControlAgent
@@ -36,7 +36,14 @@ class TopEnv(uvm_env):
         self.scoreboard.mem = self.memory.mem
 
     async def reset(self) -> None:
+        # A 1-0 pulse between two clock edges first (the core never samples it): the
+        # cocotbext-axi models follow rst_n's edges only, and with XSEED the core drives
+        # random AXI valids until its reset reaches its flops (as top_tb.TB.reset).
         self.dut.rst_n.value = 0
+        await RisingEdge(self.dut.clk)
+        for level in (1, 0):
+            await Timer(1, "ns")
+            self.dut.rst_n.value = level
         await ClockCycles(self.dut.clk, 5)
         self.dut.rst_n.value = 1
         await ClockCycles(self.dut.clk, 5)

@@ -74,7 +74,8 @@ class TopSeq(uvm_sequence):
         self.memory = env.memory
         self.dmap = env.memory.dmap
         self.log = env.logger
-        self.stress_mode = os.environ.get("UVM_STRESS", "")
+        # UVM_STRESS for this environment alone, else the regression-wide TIMING_STRESS.
+        self.stress_mode = os.environ.get("UVM_STRESS") or os.environ.get("TIMING_STRESS", "")
         self.chains_run = 0
 
     def stressed(self) -> bool:
