@@ -366,7 +366,7 @@ def save_plot(result: DemoResult, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     steps = [r.step for r in result.steps]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4.4))
     ax_loss.plot(steps, [r.loss for r in result.steps], marker=".")
     ax_loss.set(xlabel="adaptation step", ylabel="training loss (softmax cross-entropy)",
                 title=f"loss on the device's batches ({result.settings['backend']} backend)")
@@ -380,7 +380,7 @@ def save_plot(result: DemoResult, path: Path) -> Path:
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
     s = result.settings
-    title = (f"Adapting to a {digits.SHIFT_PIXELS}-pixel sensor shift, batch {s['batch']}, lr {s['lr']:g}: ")
+    title = (f"Adapting to a {digits.SHIFT_PIXELS}-pixel sensor shift, batch {s['batch']}, lr {s['lr']:g}\n")
     if s["backend"] == "rtl":
         title += (f"eftrain_top (TM=TN={s['hw']['tn']}) under Verilator, "
                   f"{result.bit_exact_steps}/{len(result.steps)} steps bit-exact with the oracle")
