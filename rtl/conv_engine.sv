@@ -317,7 +317,8 @@ module conv_engine #(
   assign idle_o = load_count == '0 && compute_count == '0 && store_count == '0
                   && ld_idle && cp_idle && st_idle && wb_quiet;
 
-  // ---- assertions --------------------------------------------------------------------------
+  // ---- assertions (simulation) ------------------------------------------------------------
+`ifndef SYNTHESIS
   always_ff @(posedge clk_i) begin
     if (rst_ni) begin
       assert (!(cp_wb_we && ld_wb_we)) else $error("conv_engine: WB written by compute and load at once");
@@ -335,5 +336,6 @@ module conv_engine #(
         else $error("conv_engine: store data changed while stalled");
     end
   end
+`endif
 
 endmodule
