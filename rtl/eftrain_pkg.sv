@@ -24,5 +24,16 @@ package eftrain_pkg;
   /// The canonical quiet NaN every NaN result is replaced by.
   localparam logic [31:0] FP32_CANONICAL_NAN = 32'h7FC0_0000;
 
+  /// A NaN, whatever its sign (the magnitude bits of an fp32 value).
+  function automatic logic fp32_is_nan(logic [30:0] x);
+    return x[30:23] == 8'hFF && x[22:0] != '0;
+  endfunction
+
+  /// x > 0 as the fp32 units read it: not negative, not zero or subnormal, not NaN
+  /// (the ReLU and its mask, docs/numerics.md section 6).
+  function automatic logic fp32_positive(logic [31:0] x);
+    return !x[31] && x[30:23] != 8'd0 && !fp32_is_nan(x[30:0]);
+  endfunction
+
 endpackage
 /* verilator lint_on UNUSEDPARAM */

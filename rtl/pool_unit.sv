@@ -42,6 +42,8 @@ module pool_unit #(
   output logic [DW-1:0] out_data_o
 );
 
+  import eftrain_pkg::*;
+
   localparam int unsigned LANES = DW / 32;
   localparam int unsigned DEPTH = MAX_WO * R;
   localparam int unsigned AW    = $clog2(DEPTH);
@@ -54,19 +56,11 @@ module pool_unit #(
     return x[31] ? -$signed({1'b0, x[30:0]}) : $signed({1'b0, x[30:0]});
   endfunction
 
-  function automatic logic is_nan(logic [30:0] x);   // the sign does not matter
-    return x[30:23] == 8'hFF && x[22:0] != '0;
-  endfunction
-
   /// Candidate c replaces the current maximum m.
   function automatic logic wins(logic [31:0] c, logic [31:0] m);
-    return !is_nan(c[30:0]) && !is_nan(m[30:0]) && key(c) > key(m);
+    return !fp32_is_nan(c[30:0]) && !fp32_is_nan(m[30:0]) && key(c) > key(m);
   endfunction
 
-  /// x > 0 as the fp32 units read it.
-  function automatic logic positive(logic [31:0] x);
-    return !x[31] && x[30:23] != 8'd0 && !is_nan(x[30:0]);
-  endfunction
 
   // ---- where the stream is --------------------------------------------------------------
   typedef enum logic [1:0] {
@@ -186,7 +180,7 @@ module pool_unit #(
       a_wdata = {{LANES{1'b0}}, in_data_i};
     end
     b_we = bp_i && bottom_done;
-    for (int l = 0; l < LANES; l++) b_wdata[3*l +: 3] = {positive(best2[l]), idx2[l]};
+    for (int l = 0; l < LANES; l++) b_wdata[3*l +: 3] = {fp32_positive(best2[l]), idx2[l]};
   end
 
   // ---- BP emission: two dx rows (three with the zero row of an odd height) ------------------

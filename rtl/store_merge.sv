@@ -101,15 +101,6 @@ module store_merge #(
   end
 
   // ---- the selected result --------------------------------------------------------------
-  /// x > 0 as the fp32 units read it: positive, not zero or subnormal, not NaN.
-  function automatic logic positive(logic [31:0] x);
-    return !x[31] && x[30:23] != 8'd0 && !(x[30:23] == 8'hFF && x[22:0] != '0);
-  endfunction
-
-  function automatic logic is_nan(logic [30:0] x);   // the sign does not matter
-    return x[30:23] == 8'hFF && x[22:0] != '0;
-  endfunction
-
   logic [DW-1:0] a_out, b_out, result;
   logic [1:0]    op_out;
   assign a_out  = a_pipe_q[LATENCY-1];
@@ -119,9 +110,9 @@ module store_merge #(
   always_comb begin
     for (int l = 0; l < LANES; l++) begin
       unique case (op_out)
-        StoreRelu:     result[32*l +: 32] = is_nan(a_out[32*l +: 31]) ? FP32_CANONICAL_NAN
-                                          : positive(a_out[32*l +: 32]) ? a_out[32*l +: 32] : 32'd0;
-        StoreReluMask: result[32*l +: 32] = positive(b_out[32*l +: 32]) ? a_out[32*l +: 32] : 32'd0;
+        StoreRelu:     result[32*l +: 32] = fp32_is_nan(a_out[32*l +: 31]) ? FP32_CANONICAL_NAN
+                                          : fp32_positive(a_out[32*l +: 32]) ? a_out[32*l +: 32] : 32'd0;
+        StoreReluMask: result[32*l +: 32] = fp32_positive(b_out[32*l +: 32]) ? a_out[32*l +: 32] : 32'd0;
         StoreSgd:      result[32*l +: 32] = sum[l];
         default:       result[32*l +: 32] = a_out[32*l +: 32];
       endcase
