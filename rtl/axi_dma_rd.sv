@@ -162,21 +162,23 @@ module axi_dma_rd #(
 
   // ---- assertions (simulation; every build runs them with --assert) -----------------------
 `ifndef SYNTHESIS
+  logic armed;  // assertions checked from the first reset on
+  assert_armed u_armed (.clk_i, .rst_ni, .armed_o(armed));
   // AXI4: a read address holds, unchanged, until it is accepted.
-  a_ar_stable: assert property (@(posedge clk_i) disable iff (!rst_ni)
+  a_ar_stable: assert property (@(posedge clk_i) disable iff (!armed)
     m_axi_arvalid && !m_axi_arready |=> m_axi_arvalid
       && $stable({m_axi_arid, m_axi_araddr, m_axi_arlen, m_axi_arsize, m_axi_arburst, m_axi_arcache, m_axi_arprot}))
     else $error("axi_dma_rd: AR changed or dropped before arready");
   // No burst crosses a 4 KB boundary.
-  a_ar_4k: assert property (@(posedge clk_i) disable iff (!rst_ni)
+  a_ar_4k: assert property (@(posedge clk_i) disable iff (!armed)
     m_axi_arvalid |-> 32'(m_axi_araddr[11:0]) + (32'(m_axi_arlen) + 1) * (DW / 8) <= 4096)
     else $error("axi_dma_rd: burst at %h of %0d beats crosses 4 KB", m_axi_araddr, m_axi_arlen + 1);
   // Outstanding bursts stay within MAX_OUTSTANDING (the counter never wraps).
-  a_rd_outstanding: assert property (@(posedge clk_i) disable iff (!rst_ni)
+  a_rd_outstanding: assert property (@(posedge clk_i) disable iff (!armed)
     32'(outstanding_q) <= MAX_OUTSTANDING)
     else $error("axi_dma_rd: %0d bursts outstanding", outstanding_q);
   // Read data only for a burst that was asked for.
-  a_r_expected: assert property (@(posedge clk_i) disable iff (!rst_ni)
+  a_r_expected: assert property (@(posedge clk_i) disable iff (!armed)
     m_axi_rvalid |-> outstanding_q != '0)
     else $error("axi_dma_rd: R beat with no burst outstanding");
 `endif

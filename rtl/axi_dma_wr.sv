@@ -214,18 +214,20 @@ module axi_dma_wr #(
 
   // ---- assertions (simulation; every build runs them with --assert) -----------------------
 `ifndef SYNTHESIS
+  logic armed;  // assertions checked from the first reset on
+  assert_armed u_armed (.clk_i, .rst_ni, .armed_o(armed));
   // AXI4: address and data hold, unchanged, until accepted.
-  a_aw_stable: assert property (@(posedge clk_i) disable iff (!rst_ni)
+  a_aw_stable: assert property (@(posedge clk_i) disable iff (!armed)
     m_axi_awvalid && !m_axi_awready |=> m_axi_awvalid
       && $stable({m_axi_awid, m_axi_awaddr, m_axi_awlen, m_axi_awsize, m_axi_awburst, m_axi_awcache, m_axi_awprot}))
     else $error("axi_dma_wr: AW changed or dropped before awready");
-  a_w_stable: assert property (@(posedge clk_i) disable iff (!rst_ni)
+  a_w_stable: assert property (@(posedge clk_i) disable iff (!armed)
     m_axi_wvalid && !m_axi_wready |=> m_axi_wvalid && $stable({m_axi_wdata, m_axi_wstrb, m_axi_wlast}))
     else $error("axi_dma_wr: W changed or dropped before wready");
-  a_aw_4k: assert property (@(posedge clk_i) disable iff (!rst_ni)
+  a_aw_4k: assert property (@(posedge clk_i) disable iff (!armed)
     m_axi_awvalid |-> 32'(m_axi_awaddr[11:0]) + (32'(m_axi_awlen) + 1) * (DW / 8) <= 4096)
     else $error("axi_dma_wr: burst at %h of %0d beats crosses 4 KB", m_axi_awaddr, m_axi_awlen + 1);
-  a_wr_outstanding: assert property (@(posedge clk_i) disable iff (!rst_ni)
+  a_wr_outstanding: assert property (@(posedge clk_i) disable iff (!armed)
     32'(outstanding_q) <= MAX_OUTSTANDING)
     else $error("axi_dma_wr: %0d bursts outstanding", outstanding_q);
 
@@ -243,7 +245,7 @@ module axi_dma_wr #(
       b_count_q     <= b_count_q + 32'(m_axi_bvalid && m_axi_bready);
     end
   end
-  a_b_after_burst: assert property (@(posedge clk_i) disable iff (!rst_ni)
+  a_b_after_burst: assert property (@(posedge clk_i) disable iff (!armed)
     m_axi_bvalid |-> wlast_count_q > b_count_q && aw_count_q > b_count_q)
     else $error("axi_dma_wr: B response before the burst's address and last beat");
 `endif

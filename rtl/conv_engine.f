@@ -3,6 +3,7 @@ rtl/engine_cmd_pkg.sv
 rtl/fp32_round.sv
 rtl/fp32_mul.sv
 rtl/fp32_add.sv
+rtl/assert_armed.sv
 rtl/sdp_ram.sv
 rtl/stream_fifo.sv
 rtl/pe_array.sv

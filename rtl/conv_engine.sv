@@ -69,6 +69,11 @@ module conv_engine #(
     $fatal(1, "conv_engine: KMAX must be in 3..7, got %0d", KMAX);
   end
 
+`ifndef SYNTHESIS
+  logic armed;  // assertions (simulation) checked from the first reset on
+  assert_armed u_armed (.clk_i, .rst_ni, .armed_o(armed));
+`endif
+
   // ---- dispatcher and unit queues -------------------------------------------------------
   logic        q_load_push, q_compute_push, q_store_push;
   logic        q_load_ready, q_compute_ready, q_store_ready;
@@ -288,14 +293,16 @@ module conv_engine #(
       .raddr_i (cp_reads ? cp_ob_raddr : st_ob_addr),
       .rdata_o (ob_rdata[h])
     );
+`ifndef SYNTHESIS
     always_ff @(posedge clk_i) begin
-      if (rst_ni) begin
+      if (armed) begin
         assert (!(cp_writes && ld_writes)) else $error("conv_engine: OB half %0d written by compute and load at once", h);
         assert (!(cp_reads && st_reads)) else $error("conv_engine: OB half %0d read by compute and store at once", h);
         assert (!(st_reads && (cp_writes || ld_writes))) else $error("conv_engine: OB half %0d read by store while being written", h);
         assert (!(cp_reads && ld_writes)) else $error("conv_engine: OB half %0d read by compute while load writes it", h);
       end
     end
+`endif
   end
 
   // WB: one RAM per lane m, each entry TN words. The dispatcher keeps WB commands of
@@ -320,7 +327,7 @@ module conv_engine #(
   // ---- assertions (simulation) ------------------------------------------------------------
 `ifndef SYNTHESIS
   always_ff @(posedge clk_i) begin
-    if (rst_ni) begin
+    if (armed) begin
       assert (!(cp_wb_we && ld_wb_we)) else $error("conv_engine: WB written by compute and load at once");
       assert (!(cp_wb_re && ld_wb_we)) else $error("conv_engine: WB read by compute while load writes it");
       assert (!(st_wb_re && cp_wb_we)) else $error("conv_engine: WB read by store while compute writes it");

@@ -190,11 +190,13 @@ module eftrain_csr #(
 
   // ---- assertions (simulation; every build runs them with --assert) -----------------------
 `ifndef SYNTHESIS
+  logic armed;  // assertions checked from the first reset on
+  assert_armed u_armed (.clk_i, .rst_ni, .armed_o(armed));
   // AXI4-Lite: responses hold, unchanged, until accepted.
-  a_b_stable: assert property (@(posedge clk_i) disable iff (!rst_ni)
+  a_b_stable: assert property (@(posedge clk_i) disable iff (!armed)
     s_axil_bvalid && !s_axil_bready |=> s_axil_bvalid && $stable(s_axil_bresp))
     else $error("eftrain_csr: B changed or dropped before bready");
-  a_r_stable: assert property (@(posedge clk_i) disable iff (!rst_ni)
+  a_r_stable: assert property (@(posedge clk_i) disable iff (!armed)
     s_axil_rvalid && !s_axil_rready |=> s_axil_rvalid && $stable({s_axil_rdata, s_axil_rresp}))
     else $error("eftrain_csr: R changed or dropped before rready");
 `endif

@@ -479,13 +479,15 @@ module eftrain_top #(
 
   // ---- assertions (simulation; every build runs them with --assert) -----------------------
 `ifndef SYNTHESIS
+  logic armed;  // assertions checked from the first reset on
+  assert_armed u_armed (.clk_i(clk), .rst_ni(rst_n), .armed_o(armed));
   // The 64-bit performance counters never wrap.
   for (genvar c = 0; c < NUM_COUNTERS; c++) begin : g_counter_check
-    a_counter_no_wrap: assert property (@(posedge clk) disable iff (!rst_n) tick[c] |-> counters[c] != '1)
+    a_counter_no_wrap: assert property (@(posedge clk) disable iff (!armed) tick[c] |-> counters[c] != '1)
       else $error("eftrain_top: counter %0d wrapped", c);
   end
   // Every read beat belongs to a request whose destination is queued.
-  a_route: assert property (@(posedge clk) disable iff (!dp_rst_n) rd_valid && !fetch |-> route_valid)
+  a_route: assert property (@(posedge clk) disable iff (!armed || !dp_rst_n) rd_valid && !fetch |-> route_valid)
     else $error("eftrain_top: read data with no routed request");
 `endif
 

@@ -191,13 +191,17 @@ module engine_agu #(
   end
 
   // A read of an image row that IB does not hold would silently return another row.
+`ifndef SYNTHESIS
+  logic armed;  // assertions checked from the first reset on
+  assert_armed u_armed (.clk_i, .rst_ni, .armed_o(armed));
   always_ff @(posedge clk_i) begin
-    if (rst_ni && issue_valid_o && issue_ready_i && !pad_o) begin
+    if (armed && issue_valid_o && issue_ready_i && !pad_o) begin
       assert (in_row >= $signed({4'd0, cmd_q.ib_row0})
               && in_row < $signed({4'd0, cmd_q.ib_row0}) + $signed({4'd0, cmd_q.ib_rows}))
         else $error("engine_agu: reads image row %0d, IB holds rows %0d..%0d", in_row,
                     cmd_q.ib_row0, cmd_q.ib_row0 + cmd_q.ib_rows - 1);
     end
   end
+`endif
 
 endmodule

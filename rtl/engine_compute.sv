@@ -355,13 +355,17 @@ module engine_compute #(
     end
   end
 
-  // ---- assertions -------------------------------------------------------------------
+  // ---- assertions (simulation) ------------------------------------------------------
   // The array's own valid must agree with the metadata that travels beside it.
+`ifndef SYNTHESIS
+  logic armed;  // assertions checked from the first reset on
+  assert_armed u_armed (.clk_i, .rst_ni, .armed_o(armed));
   always_ff @(posedge clk_i) begin
-    if (rst_ni) begin
+    if (armed) begin
       assert (pe_valid == wr.valid)
         else $error("engine_compute: array valid %0b but metadata valid %0b", pe_valid, wr.valid);
     end
   end
+`endif
 
 endmodule

@@ -91,12 +91,15 @@ module engine_dispatch #(
   end
 
   // ---- assertions: commands the engine cannot run, counter sanity -------------------
+`ifndef SYNTHESIS
+  logic armed;  // assertions checked from the first reset on
+  assert_armed u_armed (.clk_i, .rst_ni, .armed_o(armed));
   logic [31:0] wb_entries;  // WB entries a LOAD_W / STORE_W covers
 
   assign wb_entries = (32'(cmd_i.count) + TM - 1) / TM;
 
   always_ff @(posedge clk_i) begin
-    if (rst_ni && cmd_valid_i) begin
+    if (armed && cmd_valid_i) begin
       assert (to_load || to_compute || to_store)
         else $error("engine_dispatch: unknown op %0d", cmd_i.op);
       if (to_load || to_store) begin
@@ -133,7 +136,7 @@ module engine_dispatch #(
   end
 
   always_ff @(posedge clk_i) begin
-    if (rst_ni) begin
+    if (armed) begin
       assert (!(load_wb_done_i && load_wb_q == '0)) else $error("engine_dispatch: LOAD_W done without one pending");
       assert (!(compute_done_i && compute_q == '0)) else $error("engine_dispatch: COMPUTE done without one pending");
       assert (!(store_wb_done_i && store_wb_q == '0)) else $error("engine_dispatch: STORE_W done without one pending");
@@ -143,5 +146,6 @@ module engine_dispatch #(
       end
     end
   end
+`endif
 
 endmodule

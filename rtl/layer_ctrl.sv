@@ -722,6 +722,8 @@ module layer_ctrl #(
 
   // ---- assertions (simulation; every build runs them with --assert) -----------------------
 `ifndef SYNTHESIS
+  logic armed;  // assertions checked from the first reset on
+  assert_armed u_armed (.clk_i, .rst_ni, .armed_o(armed));
   // Every transfer stays inside the tensors of the running descriptor: writes inside its
   // output, reads inside the inputs its opcode and flags use (Descriptor.tensors).
   logic [64:0] wr_lo, wr_hi, rd_lo, rd_hi, out_end;
@@ -735,25 +737,25 @@ module layer_ctrl #(
     return lo >= 65'(base) && hi <= 65'(base) + 65'(bytes);
   endfunction
 
-  a_write_in_output: assert property (@(posedge clk_i) disable iff (!rst_ni)
+  a_write_in_output: assert property (@(posedge clk_i) disable iff (!armed)
     wr_req_valid_o |-> wr_lo >= 65'(desc_q.out_addr) && wr_hi <= out_end)
     else $error("layer_ctrl: write [%h, %h) outside the output [%h, %h) of descriptor %0d",
                 wr_lo, wr_hi, desc_q.out_addr, out_end, index_q);
-  a_read_in_inputs: assert property (@(posedge clk_i) disable iff (!rst_ni)
+  a_read_in_inputs: assert property (@(posedge clk_i) disable iff (!armed)
     rd_req_valid_o && state_q != Fetch |->
       inside_range(rd_lo, rd_hi, desc_q.in_addr, act_in_bytes_q)
       || (uses_wgt && inside_range(rd_lo, rd_hi, desc_q.wgt_addr, wgt_bytes_q))
       || (uses_aux && inside_range(rd_lo, rd_hi, desc_q.aux_addr, act_aux_bytes_q)))
     else $error("layer_ctrl: read [%h, %h) outside the inputs of descriptor %0d", rd_lo, rd_hi, index_q);
   // Transfers are never empty (the DMAs and the read routing count beats from 1).
-  a_nonempty: assert property (@(posedge clk_i) disable iff (!rst_ni)
+  a_nonempty: assert property (@(posedge clk_i) disable iff (!armed)
     (rd_req_valid_o |-> rd_req_beats_o != '0) and (wr_req_valid_o |-> wr_req_beats_o != '0))
     else $error("layer_ctrl: empty transfer");
   // Counters that must not wrap.
-  a_index_no_wrap: assert property (@(posedge clk_i) disable iff (!rst_ni)
+  a_index_no_wrap: assert property (@(posedge clk_i) disable iff (!armed)
     state_q == Drain && desc_q.next_addr != '0 |-> index_q != '1)
     else $error("layer_ctrl: chain longer than 65535 descriptors");
-  a_done_no_wrap: assert property (@(posedge clk_i) disable iff (!rst_ni) desc_done_q != '1)
+  a_done_no_wrap: assert property (@(posedge clk_i) disable iff (!armed) desc_done_q != '1)
     else $error("layer_ctrl: DESC_DONE wrapped");
 `endif
 

@@ -291,8 +291,10 @@ module pool_unit #(
   assign unused = fifo_ready;   // checked below
 
 `ifndef SYNTHESIS
+  logic armed;  // assertions checked from the first reset on
+  assert_armed u_armed (.clk_i, .rst_ni, .armed_o(armed));
   always_ff @(posedge clk_i) begin
-    if (rst_ni && fifo_valid && !fifo_ready) $fatal(1, "pool_unit: output FIFO overflow");
+    if (armed && fifo_valid && !fifo_ready) $fatal(1, "pool_unit: output FIFO overflow");
   end
 `endif
 

@@ -144,8 +144,10 @@ module store_merge #(
 
   // The credit rule above guarantees the FIFO never refuses a result.
 `ifndef SYNTHESIS
+  logic armed;  // assertions checked from the first reset on
+  assert_armed u_armed (.clk_i, .rst_ni, .armed_o(armed));
   always_ff @(posedge clk_i) begin
-    if (rst_ni && fifo_in_valid && !fifo_in_ready) $fatal(1, "store_merge: output FIFO overflow");
+    if (armed && fifo_in_valid && !fifo_in_ready) $fatal(1, "store_merge: output FIFO overflow");
   end
 `endif
 

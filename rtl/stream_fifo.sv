@@ -54,12 +54,9 @@ module stream_fifo #(
 
   // ---- assertions (simulation; every build runs them with --assert) -----------------------
 `ifndef SYNTHESIS
-  // The pointers are random until the first reset (--x-initial unique): check from then on.
-  /* verilator lint_off PROCASSINIT */
-  logic reset_seen = 1'b0;   // simulation only: a known start, set by the first reset
-  always_ff @(posedge clk_i) if (!rst_ni) reset_seen <= 1'b1;
-  /* verilator lint_on PROCASSINIT */
-  a_no_overflow: assert property (@(posedge clk_i) disable iff (!rst_ni || !reset_seen) 32'(count_o) <= DEPTH)
+  logic armed;  // assertions checked from the first reset on
+  assert_armed u_armed (.clk_i, .rst_ni, .armed_o(armed));
+  a_no_overflow: assert property (@(posedge clk_i) disable iff (!armed) 32'(count_o) <= DEPTH)
     else $error("stream_fifo: %0d entries in a FIFO of %0d", count_o, DEPTH);
 `endif
 
