@@ -5,6 +5,9 @@ Commands:
           oracle, then retrain its last layers on the simulated core for digits seen
           through a shifted sensor, every step checked bit for bit against the oracle
           (eftrain.demo).
+  plan    the tiling of every layer and phase of a training step, chosen with the
+          performance model, with predicted cycles, MAC utilisation and GFLOPS
+          (eftrain.planner).
   demo    one training step of a small CNN with the oracle, in exact (fp32, bit-exact
           model of the core) and reference (float64) mode, printed layer by layer.
 """
@@ -162,11 +165,63 @@ def _add_train_parser(sub) -> None:
     p.set_defaults(func=train, parser=p)
 
 
+def plan(args: argparse.Namespace) -> int:
+    import json
+
+    from eftrain import boards, planner
+    from eftrain.perfmodel import Dram
+
+    try:
+        board = boards.board(args.board)
+        hw = HwConfig(tm=args.tn, tn=args.tn, kmax=args.kmax, ib_depth=args.ib_depth,
+                      ob_depth=args.ob_depth, wb_depth=args.wb_depth)
+        if args.axi_bits % 32 or not 32 <= args.axi_bits <= 32 * hw.tn:
+            raise ValueError(f"--axi-bits must be a multiple of 32 in 32..{32 * hw.tn} (TN * 32), "
+                             f"got {args.axi_bits}")
+        dram = Dram(latency=args.dram_latency,
+                    bytes_per_cycle=args.dram_bytes_per_cycle or board.dram_bytes_per_cycle(args.clock_mhz))
+    except ValueError as exc:
+        args.parser.error(str(exc))
+    result = planner.plan_network(args.net, planner.NETS[args.net](), args.batch, hw, board, dram,
+                                  args.clock_mhz, args.axi_bits // 8)
+    print(json.dumps(planner.to_json(result), indent=1) if args.json else planner.report(result))
+    return 0
+
+
+def _add_plan_parser(sub) -> None:
+    from eftrain import boards, planner
+
+    p = sub.add_parser(
+        "plan", help="tiling, predicted cycles, MAC utilisation and GFLOPS of a training step",
+        description="Plan one training step of a network on the core: for every layer and phase "
+                    "(FP, BP, WU) the tile rows the descriptor carries, chosen with the performance "
+                    "model, the predicted cycles, MAC utilisation, roofline efficiency and GFLOPS, "
+                    "then the totals.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--net", choices=sorted(planner.NETS), default="vgg16-cifar", help="network")
+    p.add_argument("--board", choices=sorted(boards.BOARDS), default="zcu102", help="board")
+    p.add_argument("--batch", type=_positive_int, default=16, help="images per training step")
+    p.add_argument("--tn", type=_positive_int, default=16, help="array size TM = TN")
+    p.add_argument("--kmax", type=_positive_int, default=5, help="largest kernel (KMAX)")
+    p.add_argument("--ib-depth", type=_positive_int, default=2048, help="input buffer pixels per half")
+    p.add_argument("--ob-depth", type=_positive_int, default=2048, help="output buffer pixels per half")
+    p.add_argument("--wb-depth", type=_positive_int, default=1024, help="weight buffer entries")
+    p.add_argument("--axi-bits", type=_positive_int, default=512, help="AXI data width of the core")
+    p.add_argument("--clock-mhz", type=_positive_float, default=100.0, help="core clock")
+    p.add_argument("--dram-latency", type=_non_negative_int, default=30,
+                   help="DRAM latency, core cycles from address to first data")
+    p.add_argument("--dram-bytes-per-cycle", type=_positive_float, default=None,
+                   help="DRAM bandwidth each way, bytes per core cycle (default: the board's HP port)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.set_defaults(func=plan, parser=p)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="eftrain", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train_parser(sub)
+    _add_plan_parser(sub)
     p_demo = sub.add_parser("demo", help="one oracle training step of a small CNN, printed")
     p_demo.add_argument("--seed", type=int, default=0)
     p_demo.add_argument("--lr", type=float, default=0.1)
