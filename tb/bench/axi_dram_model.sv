@@ -62,7 +62,7 @@ module axi_dram_model #(
   localparam int unsigned QW         = $clog2(MAX_BURSTS);
   localparam int unsigned BEAT_FIXED = BEAT_BYTES * 256;  // a beat in 8.8 bytes
 
-  logic [DW-1:0] mem [WORDS];
+  logic [DW-1:0] mem [WORDS];  // reached through VPI (tb/bench/bench_public.vlt)
 
   longint unsigned now;
   always_ff @(posedge clk) now <= rst_n ? now + 1 : '0;

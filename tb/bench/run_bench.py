@@ -162,10 +162,15 @@ def main(argv: list[str] | None = None) -> int:
           f"(a line per run; minutes)", flush=True)
     start = time.monotonic()
     sim.run(top="bench_top", test_module="top_bench", module_dir=HERE, test_name="bench", seed=args.seed,
-            rtl_tops=["eftrain_top"], extra_sources=[HERE / "axi_dram_model.sv", HERE / "bench_top.sv"],
+            rtl_tops=["eftrain_top"], extra_sources=[HERE / "bench_public.vlt", HERE / "axi_dram_model.sv", HERE / "bench_top.sv"],
             parameters={"TN": args.tn, "KMAX": 3, "IB_DEPTH": args.ib_depth, "OB_DEPTH": args.ob_depth,
                         "WB_DEPTH": args.wb_depth, "AXI_DATA_WIDTH": args.axi_bits},
-            extra_env={"BENCH_JOBS": str(jobs_path), "BENCH_RESULTS": str(measured_path)})
+            extra_env={"BENCH_JOBS": str(jobs_path), "BENCH_RESULTS": str(measured_path)},
+            # Only the ports and the DRAM model's memory are reached from Python
+            # (bench_public.vlt): every other signal stays private, which lets the simulator
+            # optimise across the hierarchy (7x faster at 16x16), and the model is compiled
+            # with -O2 instead of -Os (1.4x; the first build takes minutes longer).
+            extra_build_args=["--no-public-flat-rw", "-CFLAGS", "-O2"])
     measured = json.loads(measured_path.read_text())
     rows = evaluate(jobs, measured, cfg, dram, args.axi_bits // 8)
     print_table(rows)

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import time
+from pathlib import Path
 
 import cocotb
 import numpy as np
@@ -130,7 +131,7 @@ async def run_phase(dut, axil, dram: DramImage, cfg: HwConfig, layer: dict, phas
 
 @cocotb.test()
 async def bench_layers(dut):
-    jobs = json.loads(open(os.environ["BENCH_JOBS"]).read())
+    jobs = json.loads(Path(os.environ["BENCH_JOBS"]).read_text())
     out_path = os.environ["BENCH_RESULTS"]
     c = jobs["config"]
     cfg = HwConfig(tm=c["tn"], tn=c["tn"], kmax=c["kmax"], ib_depth=c["ib_depth"],

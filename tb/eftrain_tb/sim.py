@@ -88,6 +88,7 @@ def run(
     parameters: dict[str, object] | None = None,
     extra_env: dict[str, str] | None = None,
     testcase: str | None = None,
+    extra_build_args: list[str] = (),
 ) -> Path:
     """Build ``top`` from the file lists of ``rtl_tops`` plus ``extra_sources``, run the
     cocotb module ``test_module`` (found in ``module_dir``), and return the test
@@ -104,7 +105,7 @@ def run(
     build_dir = BUILD / "sim" / top / (param_tag(parameters) + suffix)
     test_dir = build_dir / test_name
     test_dir.mkdir(parents=True, exist_ok=True)
-    build_args = list(BUILD_ARGS)
+    build_args = list(BUILD_ARGS) + list(extra_build_args)
     plusargs: list[str] = []
     if xseed is not None:
         # X assignments and initial values random, drawn at run time from the seed.
