@@ -59,9 +59,9 @@ waves: $(SETUP) ## Rerun one test with an FST/VCD dump and a GTKWave view: make 
 	  echo "full log: build/waves.log"; \
 	  exit $$status
 
-bench: $(SETUP) ## Benchmarks: oracle speed; eftrain_top cycles, MAC use, bursts (minutes)
+bench: $(SETUP) ## Benchmarks: oracle speed; 16x16 core vs the performance model on VGG-16 layers (BENCH_ARGS='--set smoke ...'; ~30 min)
 	$(PY) -m eftrain.bench_oracle
-	$(PY) tb/bench/run_bench.py
+	$(PY) tb/bench/run_bench.py $(BENCH_ARGS)
 
 # ---- Vivado (not installed here: these targets run on a workstation that has it) ------
 VIVADO     ?= vivado
