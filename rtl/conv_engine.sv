@@ -74,6 +74,10 @@ module conv_engine #(
   assert_armed u_armed (.clk_i, .rst_ni, .armed_o(armed));
 `endif
 
+  // Buffer-half flags (below): declared here, the dispatcher reads them.
+  logic [1:0] ib_full_q, ob_full_q;
+  logic [1:0] load_ib_set, load_ob_set, compute_ib_clear, compute_ob_set, compute_ob_clear, store_ob_clear;
+
   // ---- dispatcher and unit queues -------------------------------------------------------
   logic        q_load_push, q_compute_push, q_store_push;
   logic        q_load_ready, q_compute_ready, q_store_ready;
@@ -128,8 +132,6 @@ module conv_engine #(
   );
 
   // ---- buffer-half flags ---------------------------------------------------------------
-  logic [1:0] ib_full_q, ob_full_q;
-  logic [1:0] load_ib_set, load_ob_set, compute_ib_clear, compute_ob_set, compute_ob_clear, store_ob_clear;
 
   always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
