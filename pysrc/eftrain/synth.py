@@ -70,27 +70,32 @@ def parse_ltp(text: str) -> int:
 
 
 def synthesize(top: str, parameters: dict[str, int], out_dir: Path, log=print) -> SynthResult:
-    """Run Yosys on ``top`` with ``parameters``; the log and reports go to ``out_dir``
-    (not under /tmp: Yosys runs in WebAssembly, where /tmp is a private directory)."""
+    """Run Yosys on ``top`` with ``parameters``; the log and reports go to ``out_dir``."""
     if top not in rtl_tops():
         raise ValueError(f"unknown top {top!r}; RTL tops: {', '.join(rtl_tops())}")
+    out_dir = out_dir.resolve()
+    if REPO not in out_dir.parents:
+        raise ValueError(f"out_dir must be inside the repository ({REPO}), got {out_dir}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = " ".join(str(p) for p in filelist(top))
+    # Yosys runs in WebAssembly with its own /tmp: it runs in the repository and sees only
+    # paths relative to it, so a checkout under /tmp works too.
+    out = out_dir.relative_to(REPO)
+    files = " ".join(str(p.relative_to(REPO)) for p in filelist(top))
     params = " ".join(f"-G {k}={v}" for k, v in sorted(parameters.items()))
     script = (f"read_slang -j 1 --best-effort-hierarchy -D SYNTHESIS {params} --top {top} {files}\n"
               f"synth_xilinx -family xcup -top {top}\n"
-              f"tee -o {out_dir / 'stat.txt'} stat -top {top}\n"
+              f"tee -o {out}/stat.txt stat -top {top}\n"
               # Logic levels: cut every path at flops, DSPs, RAMs and I/O buffers by
               # deleting them, then the longest path left is LUTs, carries and muxes.
               "flatten\n"
               "delete t:FD* t:DSP48E2 t:RAMB* t:RAM* t:SRL* t:IBUF t:OBUF t:BUFG*\n"
-              f"tee -o {out_dir / 'ltp.txt'} ltp\n")
+              f"tee -o {out}/ltp.txt ltp\n")
     (out_dir / "synth.ys").write_text(script)
     log(f"synth: yosys on {top} {params or '(defaults)'}; log in {out_dir / 'yosys.log'} (minutes)")
     start = time.monotonic()
     with open(out_dir / "yosys.log", "w") as f:
-        proc = subprocess.Popen([_yosys(), "-s", str(out_dir / "synth.ys")], stdout=f, stderr=subprocess.STDOUT,
-                                cwd=out_dir)
+        proc = subprocess.Popen([_yosys(), "-s", str(out / "synth.ys")], stdout=f, stderr=subprocess.STDOUT,
+                                cwd=REPO)
         next_report = start + 60
         while proc.poll() is None:
             time.sleep(1)

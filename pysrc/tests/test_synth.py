@@ -1,18 +1,17 @@
-"""The synthesis estimate (`make synth`): the real Yosys flow on a small top, its parsers,
-and the resource model."""
+"""The synthesis estimate (`make synth`): the real Yosys flow on a small top and its
+parsers."""
 
 from __future__ import annotations
 
 import pytest
 
-from eftrain import HwConfig, boards, resources, synth
+from eftrain import boards, synth
 from eftrain.rtl_sources import REPO
 
 
 def test_yosys_maps_the_fp32_multiplier():
     # The 24 x 24 significand product goes to DSP slices, the rest to LUTs and flops:
     # 2 pipeline stages hold at least the 32-bit product and its valid flag.
-    # (Under build/, not /tmp: Yosys in WebAssembly sees its own /tmp.)
     result = synth.synthesize("fp32_mul", {}, synth.BUILD / "test-fp32_mul", log=lambda _: None)
     assert result.dsp >= 1
     assert result.lut > 50
@@ -41,11 +40,3 @@ def test_bad_options(capsys):
     with pytest.raises(ValueError, match="unknown top"):
         synth.synthesize("nope", {}, REPO / "build" / "synth" / "nope")
 
-
-def test_ram_blocks_follow_the_512x72_shape():
-    assert resources.ram_blocks(72, 512) == 1
-    assert resources.ram_blocks(73, 512) == 2
-    assert resources.ram_blocks(512, 2048) == 8 * 4
-    cfg = HwConfig(tm=16, tn=16, ib_depth=2048, ob_depth=2048, wb_depth=1024)
-    # IB and OB: 2 halves of 512 bits x 2048; WB: 16 RAMs of 512 bits x 1024.
-    assert resources.buffer_brams(cfg) == 2 * 32 + 2 * 32 + 16 * 16
