@@ -8,6 +8,7 @@ rtl/sdp_ram.sv
 rtl/stream_fifo.sv
 rtl/pe_array.sv
 rtl/engine_agu.sv
+rtl/wb_claims.sv
 rtl/engine_dispatch.sv
 rtl/engine_load.sv
 rtl/engine_compute.sv

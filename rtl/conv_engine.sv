@@ -54,6 +54,7 @@ module conv_engine #(
   localparam int unsigned IB_AW = $clog2(IB_DEPTH);
   localparam int unsigned OB_AW = $clog2(OB_DEPTH);
   localparam int unsigned WB_AW = $clog2(WB_DEPTH);
+  localparam int unsigned WB_HALF = WB_DEPTH / 2;   // first entry of WB's second half
   localparam int unsigned QUEUE_DEPTH = 4;
 
   if (TM != TN) begin : g_bad_shape
@@ -64,6 +65,9 @@ module conv_engine #(
   end
   if (IB_DEPTH > 65535 || OB_DEPTH > 65535 || WB_DEPTH > 65535) begin : g_bad_depth
     $fatal(1, "conv_engine: buffer depths are limited to 65535 (16-bit command counts, addresses and depth registers)");
+  end
+  if (WB_DEPTH < 2) begin : g_bad_wb_depth
+    $fatal(1, "conv_engine: WB_DEPTH must be at least 2 (WB has two halves), got %0d", WB_DEPTH);
   end
   if (KMAX < 3 || KMAX > 7) begin : g_bad_kmax
     $fatal(1, "conv_engine: KMAX must be in 3..7, got %0d", KMAX);
@@ -88,11 +92,12 @@ module conv_engine #(
   logic [$clog2(QUEUE_DEPTH):0] load_count, compute_count, store_count;
 
   engine_dispatch #(
-    .TM       (TM),
-    .KMAX     (KMAX),
-    .IB_DEPTH (IB_DEPTH),
-    .OB_DEPTH (OB_DEPTH),
-    .WB_DEPTH (WB_DEPTH)
+    .TM          (TM),
+    .KMAX        (KMAX),
+    .IB_DEPTH    (IB_DEPTH),
+    .OB_DEPTH    (OB_DEPTH),
+    .WB_DEPTH    (WB_DEPTH),
+    .QUEUE_DEPTH (QUEUE_DEPTH)
   ) u_dispatch (
     .clk_i           (clk_i),
     .rst_ni          (rst_ni),
@@ -165,7 +170,7 @@ module conv_engine #(
 
   logic [1:0][TN-1:0][31:0]    ib_rdata;
   logic [1:0][TM-1:0][31:0]    ob_rdata;
-  logic [TM-1:0][TN-1:0][31:0] wb_rdata;
+  logic [TM-1:0][TN-1:0][31:0] cp_wb_rdata, st_wb_rdata;   // WB read data of compute and store
 
   engine_load #(
     .TM (TM), .TN (TN), .IB_AW (IB_AW), .OB_AW (OB_AW), .WB_AW (WB_AW)
@@ -223,7 +228,7 @@ module conv_engine #(
     .ob_wdata_o         (cp_ob_wdata),
     .wb_re_o            (cp_wb_re),
     .wb_rentry_o        (cp_wb_rentry),
-    .wb_rdata_i         (wb_rdata),
+    .wb_rdata_i         (cp_wb_rdata),
     .wb_we_o            (cp_wb_we),
     .wb_wentry_o        (cp_wb_wentry),
     .wb_wdata_o         (cp_wb_wdata),
@@ -259,7 +264,7 @@ module conv_engine #(
     .ob_rdata_i      (ob_rdata),
     .wb_re_o         (st_wb_re),
     .wb_entry_o      (st_wb_entry),
-    .wb_rdata_i      (wb_rdata),
+    .wb_rdata_i      (st_wb_rdata),
     .wb_cmd_done_o   (store_wb_done),
     .idle_o          (st_idle)
   );
@@ -307,20 +312,60 @@ module conv_engine #(
 `endif
   end
 
-  // WB: one RAM per lane m, each entry TN words. The dispatcher keeps WB commands of
-  // different units apart in time, so at most one unit uses it in a cycle.
-  for (genvar m = 0; m < TM; m++) begin : g_wb
-    logic ld_writes;
-    assign ld_writes = ld_wb_we && ld_wb_lane == $clog2(TM)'(m);
-    sdp_ram #(.WIDTH(TN * 32), .DEPTH(WB_DEPTH)) u_ram (
-      .clk_i   (clk_i),
-      .we_i    (cp_wb_we || ld_writes),
-      .waddr_i (cp_wb_we ? cp_wb_wentry : ld_wb_entry),
-      .wdata_i (cp_wb_we ? cp_wb_wdata[m] : ld_wdata),
-      .re_i    (cp_wb_re || st_wb_re),
-      .raddr_i (cp_wb_re ? cp_wb_rentry : st_wb_entry),
-      .rdata_o (wb_rdata[m])
-    );
+  // WB: per lane m, one RAM per half (entries below WB_HALF, and the rest), each entry
+  // TN words. The dispatcher keeps WB commands of different units on different halves,
+  // so in a cycle each half is written by at most one unit and read by at most one, and
+  // a double-buffered layer's weight loads (or dW stores) run beside its COMPUTEs.
+  logic [1:0][TM-1:0][TN-1:0][31:0] wb_bank_rdata;
+  logic cp_rbank, cp_wbank, ld_wbank, st_rbank, cp_rbank_q, st_rbank_q;
+
+  assign cp_rbank = 32'(cp_wb_rentry) >= WB_HALF;
+  assign cp_wbank = 32'(cp_wb_wentry) >= WB_HALF;
+  assign ld_wbank = 32'(ld_wb_entry) >= WB_HALF;
+  assign st_rbank = 32'(st_wb_entry) >= WB_HALF;
+
+  // A RAM holds its read data while not read: so does the choice of the RAM.
+  always_ff @(posedge clk_i) begin
+    if (cp_wb_re) cp_rbank_q <= cp_rbank;
+    if (st_wb_re) st_rbank_q <= st_rbank;
+  end
+
+  assign cp_wb_rdata = wb_bank_rdata[cp_rbank_q];
+  assign st_wb_rdata = wb_bank_rdata[st_rbank_q];
+
+  for (genvar b = 0; b < 2; b++) begin : g_wb_bank
+    localparam int unsigned BASE  = b == 0 ? 0 : WB_HALF;
+    localparam int unsigned DEPTH = b == 0 ? WB_HALF : WB_DEPTH - WB_HALF;
+    localparam int unsigned AW    = DEPTH > 1 ? $clog2(DEPTH) : 1;
+    logic cp_writes, cp_reads, st_reads;
+    assign cp_writes = cp_wb_we && cp_wbank == 1'(b);
+    assign cp_reads  = cp_wb_re && cp_rbank == 1'(b);
+    assign st_reads  = st_wb_re && st_rbank == 1'(b);
+    for (genvar m = 0; m < TM; m++) begin : g_lane
+      logic ld_writes;
+      assign ld_writes = ld_wb_we && ld_wbank == 1'(b) && ld_wb_lane == $clog2(TM)'(m);
+      sdp_ram #(.WIDTH(TN * 32), .DEPTH(DEPTH)) u_ram (
+        .clk_i   (clk_i),
+        .we_i    (cp_writes || ld_writes),
+        .waddr_i (AW'((cp_writes ? 32'(cp_wb_wentry) : 32'(ld_wb_entry)) - BASE)),
+        .wdata_i (cp_writes ? cp_wb_wdata[m] : ld_wdata),
+        .re_i    (cp_reads || st_reads),
+        .raddr_i (AW'((cp_reads ? 32'(cp_wb_rentry) : 32'(st_wb_entry)) - BASE)),
+        .rdata_o (wb_bank_rdata[b][m])
+      );
+    end
+`ifndef SYNTHESIS
+    always_ff @(posedge clk_i) begin
+      if (armed) begin
+        assert (!(cp_writes && ld_wb_we && ld_wbank == 1'(b)))
+          else $error("conv_engine: WB half %0d written by compute and load at once", b);
+        assert (!(cp_reads && st_reads)) else $error("conv_engine: WB half %0d read by compute and store at once", b);
+        assert (!(cp_reads && ld_wb_we && ld_wbank == 1'(b)))
+          else $error("conv_engine: WB half %0d read by compute while load writes it", b);
+        assert (!(st_reads && cp_writes)) else $error("conv_engine: WB half %0d read by store while compute writes it", b);
+      end
+    end
+`endif
   end
 
   assign idle_o = load_count == '0 && compute_count == '0 && store_count == '0
@@ -330,14 +375,10 @@ module conv_engine #(
 `ifndef SYNTHESIS
   always_ff @(posedge clk_i) begin
     if (armed) begin
-      assert (!(cp_wb_we && ld_wb_we)) else $error("conv_engine: WB written by compute and load at once");
-      assert (!(cp_wb_re && ld_wb_we)) else $error("conv_engine: WB read by compute while load writes it");
-      assert (!(st_wb_re && cp_wb_we)) else $error("conv_engine: WB read by store while compute writes it");
       assert (!(cp_ib_re && ld_ib_we && cp_ib_half == ld_ib_half))
         else $error("conv_engine: IB half %0d read by compute while load writes it", cp_ib_half);
       assert (((store_ob_clear | compute_ob_clear) & ~ob_full_q) == '0) else $error("conv_engine: OB half released while empty");
       assert (!($past(st_valid_o && !st_ready_i) && !st_valid_o)) else $error("conv_engine: store valid dropped before ready");
-      assert (!(cp_wb_re && st_wb_re)) else $error("conv_engine: WB read by compute and store at once");
       assert ((load_ib_set & ib_full_q) == '0) else $error("conv_engine: IB half loaded while full");
       assert ((compute_ib_clear & ~ib_full_q) == '0) else $error("conv_engine: IB half released while empty");
       assert (((load_ob_set | compute_ob_set) & ob_full_q) == '0) else $error("conv_engine: OB half filled while full");

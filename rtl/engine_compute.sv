@@ -273,7 +273,9 @@ module engine_compute #(
       ob_re_o     = meta_q[DOT_READ].valid && !meta_q[DOT_READ].first;
       ob_rhalf_o  = meta_q[DOT_READ].ob_half;
       ob_raddr_o  = meta_q[DOT_READ].ob_addr;
-      wb_re_o     = issue;
+      // A stride-2 BP phase without kernel positions (zero) adds +0 instead of the
+      // products and has no WB entry: no read, so it cannot touch the other WB half.
+      wb_re_o     = issue && !iss_zero;
       wb_rentry_o = iss_wb_entry;
     end
   end

@@ -4,8 +4,10 @@
 ///
 /// Buffer halves synchronise the units (docs/architecture.md), with two exceptions the
 /// dispatcher resolves by holding a command until it is safe:
-/// * WB has no halves: a command that touches it (LOAD_W, COMPUTE, STORE_W) waits until
-///   no other unit has one pending, so WB accesses happen in program order.
+/// * WB: a command that touches it (LOAD_W, COMPUTE, STORE_W) waits until no other unit
+///   has a command pending on the WB halves it touches (half 0: entries below
+///   WB_DEPTH / 2, half 1: the rest), so accesses to each half happen in program order
+///   while the halves of a double-buffered layer overlap (conv_engine banks them).
 /// * OB has two producers (dot-mode COMPUTE, LOAD_OUT): a LOAD_OUT into a half waits
 ///   until every dot-mode tile dispatched on that half has been marked full.
 module engine_dispatch #(
@@ -16,7 +18,9 @@ module engine_dispatch #(
   /// Buffer depths, for the command checks.
   parameter int unsigned IB_DEPTH = 2048,
   parameter int unsigned OB_DEPTH = 2048,
-  parameter int unsigned WB_DEPTH = 1024
+  parameter int unsigned WB_DEPTH = 1024,
+  /// Commands each unit's queue holds.
+  parameter int unsigned QUEUE_DEPTH = 4
 ) (
   input  logic                        clk_i,
   input  logic                        rst_ni,
@@ -45,19 +49,34 @@ module engine_dispatch #(
 
   import engine_cmd_pkg::*;
 
-  logic [7:0]      load_wb_q, compute_q, store_wb_q;  // WB commands queued or running
+  import eftrain_pkg::pe_dot_acc_delay, eftrain_pkg::FP32_ADD_LATENCY;
+
+  localparam int unsigned WB_HALF = WB_DEPTH / 2;   // first entry of half 1
+  // Unfinished commands per unit: its queue, the one it runs and, for the compute unit,
+  // one per stage of its pipeline (a COMPUTE issues for at least one cycle; its done
+  // pulse comes at write-back, pe_dot_acc_delay + adder latency stages later).
+  localparam int unsigned MOVE_CLAIMS    = QUEUE_DEPTH + 2;
+  localparam int unsigned COMPUTE_CLAIMS = QUEUE_DEPTH + 2 + pe_dot_acc_delay(TM) + FP32_ADD_LATENCY + 1;
+
   logic [1:0][7:0] ob_claim_q;   // dot-mode tiles dispatched per OB half, not yet full
   logic            rst_done_q;   // no handshake during reset: the queues would drop it
   logic            to_load, to_compute, to_store, allowed, push, claims_ob;
+  logic [31:0]     wb_first, wb_last;   // WB entries the command touches
+  logic [1:0]      wb_mask, load_busy, compute_busy, store_busy;
 
   always_comb begin
     to_load    = cmd_i.op inside {OP_LOAD_IN, OP_LOAD_OUT, OP_LOAD_W};
     to_compute = cmd_i.op == OP_COMPUTE;
     to_store   = cmd_i.op inside {OP_STORE_OUT, OP_STORE_W};
+    // LOAD_W / STORE_W: count beats, TM per entry; COMPUTE: the k x k kernel positions.
+    wb_first   = to_compute ? 32'(cmd_i.wb_base) : 32'(cmd_i.wb_addr);
+    wb_last    = wb_first + (to_compute ? 32'(cmd_i.k) * 32'(cmd_i.k) : (32'(cmd_i.count) + TM - 1) / TM);
+    wb_last    = wb_last > wb_first ? wb_last - 32'd1 : wb_first;
+    wb_mask    = {wb_last >= WB_HALF, wb_first < WB_HALF};
     unique case (cmd_i.op)
-      OP_LOAD_W:   allowed = compute_q == '0 && store_wb_q == '0;
-      OP_COMPUTE:  allowed = load_wb_q == '0 && store_wb_q == '0;
-      OP_STORE_W:  allowed = compute_q == '0 && load_wb_q == '0;
+      OP_LOAD_W:   allowed = (wb_mask & (compute_busy | store_busy)) == '0;
+      OP_COMPUTE:  allowed = (wb_mask & (load_busy | store_busy)) == '0;
+      OP_STORE_W:  allowed = (wb_mask & (compute_busy | load_busy)) == '0;
       OP_LOAD_OUT: allowed = ob_claim_q[cmd_i.half] == '0;
       default:     allowed = 1'b1;
     endcase
@@ -69,21 +88,29 @@ module engine_dispatch #(
                                   || (to_store && store_ready_i));
     push            = cmd_valid_i && cmd_ready_o;
     claims_ob       = push && to_compute && cmd_i.mode != MODE_WU && cmd_i.acc_init;
-    wb_quiet_o      = load_wb_q == '0 && compute_q == '0 && store_wb_q == '0;
+    wb_quiet_o      = (load_busy | compute_busy | store_busy) == '0;
   end
+
+  // The WB halves each unit's unfinished WB commands touch (every COMPUTE reads WB).
+  wb_claims #(.DEPTH(MOVE_CLAIMS)) u_load_claims (
+    .clk_i, .rst_ni, .push_i(push && cmd_i.op == OP_LOAD_W), .mask_i(wb_mask), .pop_i(load_wb_done_i),
+    .busy_o(load_busy)
+  );
+  wb_claims #(.DEPTH(COMPUTE_CLAIMS)) u_compute_claims (
+    .clk_i, .rst_ni, .push_i(push && to_compute), .mask_i(wb_mask), .pop_i(compute_done_i),
+    .busy_o(compute_busy)
+  );
+  wb_claims #(.DEPTH(MOVE_CLAIMS)) u_store_claims (
+    .clk_i, .rst_ni, .push_i(push && cmd_i.op == OP_STORE_W), .mask_i(wb_mask), .pop_i(store_wb_done_i),
+    .busy_o(store_busy)
+  );
 
   always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
       rst_done_q <= 1'b0;
-      load_wb_q  <= '0;
-      compute_q  <= '0;
-      store_wb_q <= '0;
       ob_claim_q <= '0;
     end else begin
       rst_done_q <= 1'b1;
-      load_wb_q  <= load_wb_q  + 8'(push && cmd_i.op == OP_LOAD_W)  - 8'(load_wb_done_i);
-      compute_q  <= compute_q  + 8'(push && cmd_i.op == OP_COMPUTE) - 8'(compute_done_i);
-      store_wb_q <= store_wb_q + 8'(push && cmd_i.op == OP_STORE_W) - 8'(store_wb_done_i);
       for (int h = 0; h < 2; h++) begin
         ob_claim_q[h] <= ob_claim_q[h] + 8'(claims_ob && cmd_i.ob_half == 1'(h)) - 8'(ob_set_full_i[h]);
       end
@@ -137,9 +164,6 @@ module engine_dispatch #(
 
   always_ff @(posedge clk_i) begin
     if (armed) begin
-      assert (!(load_wb_done_i && load_wb_q == '0)) else $error("engine_dispatch: LOAD_W done without one pending");
-      assert (!(compute_done_i && compute_q == '0)) else $error("engine_dispatch: COMPUTE done without one pending");
-      assert (!(store_wb_done_i && store_wb_q == '0)) else $error("engine_dispatch: STORE_W done without one pending");
       for (int h = 0; h < 2; h++) begin
         assert (!(ob_set_full_i[h] && ob_claim_q[h] == '0))
           else $error("engine_dispatch: OB half %0d marked full without a tile on it", h);

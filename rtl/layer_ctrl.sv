@@ -1,7 +1,7 @@
 /// Layer controller of the EF-Train core: follows a chain of layer descriptors in DRAM,
 /// validates each one completely before it touches DRAM, and runs its tile loops by
 /// emitting engine commands together with the DMA transfers that feed and drain them
-/// (docs/architecture.md, "The IP top level"; the loop order is `eftrain.schedule`'s, the
+/// (docs/architecture.md, "The IP top level"; the loop order is `eftrain.schedule.conv_program`'s, the
 /// transfers those of `eftrain.layout.transfers`).
 ///
 /// Pool descriptors run no engine command: their reads go to the pool unit and its
@@ -93,6 +93,7 @@ module layer_ctrl #(
     FetchData,  // collect its beats
     Derive,     // compute the layer's derived sizes
     Check,      // validate: first failing rule wins
+    Count,      // count the row tiles (the pace of a double-buffered WB)
     WeightLoad, // FP/BP: LOAD_W of every block of this outer tile
     Tile,       // geometry of the next row tile
     OutLoad,    // WU: LOAD_OUT of the dy tile
@@ -100,6 +101,8 @@ module layer_ctrl #(
     Compute,    // COMPUTE of that pass
     StoreOut,   // FP/BP: STORE_OUT of the tile
     StoreW,     // WU: STORE_W of every dW block of this outer tile
+    SideW,      // double-buffered WB, after a COMPUTE: FP/BP LOAD_W of a block of the next
+                // outer tile, WU STORE_W of a block of the previous one
     PoolPlane,  // pool: the plane's transfers (FP: x rows and y; BP: the dx write)
     PoolRows,   // pool BP: the two x rows of an output row
     PoolDy,     // pool BP: the dy row
@@ -235,6 +238,22 @@ module layer_ctrl #(
   // ---- loop counters and the tile geometry -------------------------------------------
   logic [15:0] outer_q, inner_q, b_q, r0_q, tile_rows_q, lo_q, hi_q, tile_rows_d;
   logic        ib_half_q, ob_half_q;
+  // WB double buffering (eftrain.schedule.conv_program): when an outer tile's blocks fit
+  // in half of WB, outer tiles alternate between the halves, and the blocks of the
+  // neighbouring outer tile move after every pace-th COMPUTE (pace = batch x row tiles).
+  logic        dbl_q;
+  logic [31:0] pace_n_q, pace_q, count_rows_q;
+  logic [15:0] side_q, row_tiles_q;
+  logic        side_due;
+
+  /// First WB entry of the blocks of an outer tile of parity `odd`.
+  function automatic logic [31:0] wb_region(logic dbl, logic odd);
+    return (dbl && odd) ? 32'(WB_DEPTH / 2) : 32'd0;
+  endfunction
+
+  // After this COMPUTE, a block of the neighbouring outer tile (FP/BP: the next, WU: the
+  // previous) moves.
+  assign side_due = dbl_q && pace_q == '0 && (is_wu ? outer_q != '0 : outer_q != outer_n_q - 16'd1);
   // Rows [lo, hi) of the IB image that output rows [r0, r0 + rows) read
   // (schedule._Geometry.ib_rows), one assignment per step.
   logic signed [19:0] r0_s, rows_s, pad_s, k_s, stride_s, img_h_s;
@@ -270,15 +289,17 @@ module layer_ctrl #(
   logic [63:0] rd_addr, wr_addr;
   /* verilator lint_on UNUSEDSIGNAL */
   logic [31:0] rd_beats, wr_beats;
-  logic [15:0] mt, nt, in_groups, ch;
+  logic [15:0] in_groups, ch, blk_outer, blk_inner, blk_mt, blk_nt;
   logic [63:0] block_bytes, plane;
 
   always_comb begin
-    // Blocks of this step: (mt, nt) by phase; FP/WU iterate nt inside, BP mt inside.
-    mt          = is_bp ? inner_q : outer_q;
-    nt          = is_bp ? outer_q : inner_q;
     in_groups   = is_bp ? mg_q : ng_q;
     ch          = inner_q;
+    // The weight block a LOAD_W / STORE_W moves: of this outer tile, or the neighbour's.
+    blk_outer   = state_q != SideW ? outer_q : is_wu ? outer_q - 16'd1 : outer_q + 16'd1;
+    blk_inner   = state_q == SideW ? side_q : inner_q;
+    blk_mt      = is_bp ? blk_inner : blk_outer;
+    blk_nt      = is_bp ? blk_outer : blk_inner;
     block_bytes = 64'(kk_q) * 64'(TN * TN * 4);
     plane       = 64'(b_q) * 64'(ng_q) + 64'(outer_q);   // pools: (image, channel group)
     cmd         = '0;
@@ -291,14 +312,27 @@ module layer_ctrl #(
     rd_beats    = '0;
     wr_beats    = '0;
     unique case (state_q)
-      WeightLoad: begin
+      WeightLoad, SideW: if (!is_wu) begin
         need_cmd     = 1'b1;
         need_rd      = 1'b1;
         cmd.op       = OP_LOAD_W;
-        cmd.wb_addr  = 16'(32'(inner_q) * kk_q);
+        cmd.wb_addr  = 16'(wb_region(dbl_q, blk_outer[0]) + 32'(blk_inner) * kk_q);
         cmd.count    = 16'(kk_q * TN);
-        rd_addr      = desc_q.wgt_addr + (64'(mt) * 64'(ng_q) + 64'(nt)) * block_bytes;
+        rd_addr      = desc_q.wgt_addr + (64'(blk_mt) * 64'(ng_q) + 64'(blk_nt)) * block_bytes;
         rd_beats     = 32'(block_bytes / BEAT_BYTES);
+      end else begin
+        // WU: STORE_W of a block of the previous outer tile (as StoreW below).
+        need_cmd    = 1'b1;
+        need_wr     = 1'b1;
+        cmd.op      = OP_STORE_W;
+        cmd.wb_addr = 16'(wb_region(dbl_q, blk_outer[0]) + 32'(blk_inner) * kk_q);
+        cmd.count   = 16'(kk_q * TN);
+        wr_addr     = desc_q.out_addr + (64'(blk_mt) * 64'(ng_q) + 64'(blk_nt)) * block_bytes;
+        wr_beats    = 32'(block_bytes / BEAT_BYTES);
+        need_rd     = sgd;
+        rd_main     = 1'b0;
+        rd_addr     = desc_q.wgt_addr + (wr_addr - desc_q.out_addr);
+        rd_beats    = wr_beats;
       end
       OutLoad: begin
         need_cmd  = 1'b1;
@@ -337,7 +371,7 @@ module layer_ctrl #(
         cmd.out_row0   = 12'(r0_q);
         cmd.out_rows   = 12'(tile_rows_q);
         cmd.out_w      = 12'(out_w_q);
-        cmd.wb_base    = 16'(32'(inner_q) * kk_q);
+        cmd.wb_base    = 16'(wb_region(dbl_q, outer_q[0]) + 32'(inner_q) * kk_q);
         cmd.acc_init   = is_wu ? (b_q == '0 && r0_q == '0) : (inner_q == '0);
         cmd.ob_done    = inner_q == inner_n_q - 16'd1;
         cmd.ib_release = 1'b1;
@@ -362,9 +396,9 @@ module layer_ctrl #(
         need_cmd    = 1'b1;
         need_wr     = 1'b1;
         cmd.op      = OP_STORE_W;
-        cmd.wb_addr = 16'(32'(inner_q) * kk_q);
+        cmd.wb_addr = 16'(wb_region(dbl_q, blk_outer[0]) + 32'(blk_inner) * kk_q);
         cmd.count   = 16'(kk_q * TN);
-        wr_addr     = desc_q.out_addr + (64'(outer_q) * 64'(ng_q) + 64'(inner_q)) * block_bytes;
+        wr_addr     = desc_q.out_addr + (64'(blk_mt) * 64'(ng_q) + 64'(blk_nt)) * block_bytes;
         wr_beats    = 32'(block_bytes / BEAT_BYTES);
         // SGD: the same block of w, to the store merge.
         need_rd     = sgd;
@@ -458,6 +492,13 @@ module layer_ctrl #(
     state_q   <= Idle;
   endtask
 
+  task automatic next_outer();
+    // The next outer tile: its COMPUTEs count the pace of the neighbour's blocks anew.
+    outer_q <= outer_q + 16'd1;
+    pace_q  <= '0;
+    side_q  <= '0;
+  endtask
+
   task automatic next_tile();
     // After a row tile: the next tile, the next image, or what follows the batch
     // (WU: the dW stores; FP/BP: the next outer tile's weights, or the end).
@@ -471,16 +512,24 @@ module layer_ctrl #(
         b_q <= b_q + 16'd1;
       end else begin
         b_q <= '0;
-        if (is_wu) begin
-          state_q <= StoreW;
+        if (is_wu && (!dbl_q || last_outer)) begin
+          state_q <= StoreW;      // dW of this outer tile (double buffered: of the last)
         end else if (!last_outer) begin
-          outer_q <= outer_q + 16'd1;
-          state_q <= WeightLoad;
+          next_outer();
+          state_q <= (dbl_q || is_wu) ? Tile : WeightLoad;
         end else begin
           state_q <= Drain;
         end
       end
     end
+  endtask
+
+  task automatic after_compute(input logic last);
+    // What follows a COMPUTE (`last`: of the last inner tile): the next LOAD_IN, or the
+    // end of the row tile.
+    if (!last)      state_q <= InLoad;
+    else if (is_wu) next_tile();    // WU stores dW only after the batch
+    else            state_q <= StoreOut;
   endtask
 
   task automatic next_plane();
@@ -619,7 +668,22 @@ module layer_ctrl #(
               r0_q      <= '0;
               ib_half_q <= 1'b0;
               ob_half_q <= 1'b0;
-              state_q   <= is_pool ? PoolPlane : is_wu ? Tile : WeightLoad;
+              pace_q    <= '0;
+              side_q    <= '0;
+              dbl_q     <= blocks_fit * kk_q <= 32'(WB_DEPTH / 2);
+              count_rows_q <= rows_fit;
+              row_tiles_q  <= 16'd1;
+              state_q   <= is_pool ? PoolPlane : Count;
+            end
+          end
+          // Row tiles (at most out_h cycles; a layer takes far longer): the pace.
+          Count: begin
+            if (count_rows_q >= 32'(out_h_q)) begin
+              pace_n_q <= 32'(desc_q.batch) * 32'(row_tiles_q);
+              state_q  <= is_wu ? Tile : WeightLoad;
+            end else begin
+              count_rows_q <= count_rows_q + 32'(rows_q);
+              row_tiles_q  <= row_tiles_q + 16'd1;
             end
           end
           // FP/BP: the weight blocks of this outer tile, once for the whole batch.
@@ -642,14 +706,15 @@ module layer_ctrl #(
           InLoad:  if (emitted) state_q <= Compute;
           Compute: if (emitted) begin
             ib_half_q <= !ib_half_q;
-            if (!last_inner) begin
-              inner_q <= inner_q + 16'd1;
-              state_q <= InLoad;
-            end else begin
-              inner_q <= '0;
-              if (is_wu) next_tile();   // WU stores dW only after the batch
-              else       state_q <= StoreOut;
-            end
+            inner_q   <= last_inner ? '0 : inner_q + 16'd1;
+            pace_q    <= pace_q == pace_n_q - 32'd1 ? '0 : pace_q + 32'd1;
+            if (side_due) state_q <= SideW;
+            else          after_compute(last_inner);
+          end
+          // After it, the neighbour's block; then what follows the COMPUTE.
+          SideW: if (emitted) begin
+            side_q <= side_q + 16'd1;
+            after_compute(inner_q == '0);
           end
           StoreOut: if (emitted) next_tile();
           StoreW: if (emitted) begin
@@ -658,7 +723,7 @@ module layer_ctrl #(
             end else begin
               inner_q <= '0;
               if (!last_outer) begin
-                outer_q <= outer_q + 16'd1;
+                next_outer();
                 state_q <= Tile;
               end else begin
                 state_q <= Drain;

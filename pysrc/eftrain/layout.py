@@ -273,16 +273,16 @@ def transfers(desc: Descriptor | bytes, cfg: HwConfig, addr_width: int = 40) -> 
     ``schedule._Geometry.ib_rows``); the fused flags add the second operand of the store
     merge unit, read just before the store it is merged into:
 
-    * CONV_FP: for mt: read w blocks (mt, nt) for every nt; for b, for y row tile: for
-      nt: read the x rows of channel group nt; write the y tile of group mt. RELU adds
-      no transfer.
-    * CONV_BP: for nt: read w blocks (mt, nt) for every mt; for b, for dx row tile: for
-      mt: read the dy rows of group mt; with RELU_MASK, read ``a`` (``aux_addr``, shape
-      of x) at the dx tile's range; write the dx tile of group nt.
-    * CONV_WU: for mt: for b, for dy row tile: read the dy tile of group mt
-      (``aux_addr``); for nt: read the x rows of group nt; after the batch: for nt: with
-      SGD, read w block (mt, nt) (``wgt_addr``) and write ``w_new`` block (mt, nt)
-      (``out_addr``), else write dw block (mt, nt).
+    * the convolutions follow :func:`eftrain.schedule.conv_program`. CONV_FP: a weight
+      block (mt, nt) is a ``w`` read, a LOAD_IN an ``x`` read (the x rows of the tile's
+      halo, channel group nt), a STORE_OUT a ``y`` write (RELU adds no transfer).
+      CONV_BP: blocks likewise, LOAD_IN reads ``dy`` rows of group mt; a STORE_OUT
+      writes the ``dx`` tile, after reading ``a`` (``aux_addr``, the shape of x) at its
+      range with RELU_MASK. CONV_WU: the dy tile (``aux_addr``) is read before the x
+      rows of each tile; a STORE_W of block (mt, nt) writes ``dw``, or with SGD reads
+      ``w`` (``wgt_addr``) and writes ``w_new`` (``out_addr``). Where the weight
+      blocks move in that order depends on WB double buffering (see
+      :mod:`eftrain.schedule`).
     * POOL_FP (``Ho = H // 2``): for b, for channel group cg: read x rows
       ``0 .. 2*Ho-1`` of (b, cg) (one transfer; an odd last row is not read); write y
       rows ``0 .. Ho-1`` of (b, cg) (``[B, N, Ho, Wo]``).
@@ -296,8 +296,8 @@ def transfers(desc: Descriptor | bytes, cfg: HwConfig, addr_width: int = 40) -> 
     not included (see :func:`chain_transfers`). Raises ValueError naming the ErrorCode
     for a descriptor :func:`eftrain.descriptor.validate` rejects."""
     from eftrain.descriptor import ErrorCode, Flag, Opcode, as_descriptor, validate
-    from eftrain.engine import Mode
-    from eftrain.schedule import _Geometry
+    from eftrain.engine import Mode, Op
+    from eftrain.schedule import _Geometry, conv_program
 
     d = as_descriptor(desc)
     code = validate(d, cfg, addr_width)
@@ -335,43 +335,35 @@ def transfers(desc: Descriptor | bytes, cfg: HwConfig, addr_width: int = 40) -> 
                 for oy in range(ho):
                     act("read", "x", d.aux_addr, x_shape, b, cg, 2 * oy, 2 * oy + 2)
                     act("read", "dy", d.in_addr, pooled_shape, b, cg, oy, oy + 1)
-    elif op == Opcode.CONV_FP:
-        geo = _Geometry(Mode.FP, k, s, pad, (d.h, d.w), (ho, wo))
-        tiles = geo.tiles(min(d.tile_rows, ho))
-        for mt in range(m_tiles):
-            for nt in range(n_tiles):
-                block("read", "w", mt, nt)
-            for b in range(d.batch):
-                for r0, r1 in tiles:
-                    lo, hi = geo.ib_rows(r0, r1)
-                    for nt in range(n_tiles):
-                        act("read", "x", d.in_addr, x_shape, b, nt, lo, hi)
-                    act("write", "y", d.out_addr, y_shape, b, mt, r0, r1)
-    elif op == Opcode.CONV_BP:
-        geo = _Geometry(Mode.BP, k, s, pad, (ho, wo), (d.h, d.w))
-        tiles = geo.tiles(min(d.tile_rows, d.h))
-        for nt in range(n_tiles):
-            for mt in range(m_tiles):
-                block("read", "w", mt, nt)
-            for b in range(d.batch):
-                for r0, r1 in tiles:
-                    lo, hi = geo.ib_rows(r0, r1)
-                    for mt in range(m_tiles):
-                        act("read", "dy", d.in_addr, y_shape, b, mt, lo, hi)
-                    if has(Flag.RELU_MASK):
-                        act("read", "a", d.aux_addr, x_shape, b, nt, r0, r1)
-                    act("write", "dx", d.out_addr, x_shape, b, nt, r0, r1)
     else:
-        geo = _Geometry(Mode.WU, k, s, pad, (d.h, d.w), (ho, wo))
-        tiles = geo.tiles(min(d.tile_rows, ho))
-        for mt in range(m_tiles):
-            for b in range(d.batch):
-                for r0, r1 in tiles:
-                    act("read", "dy", d.aux_addr, y_shape, b, mt, r0, r1)
-                    lo, hi = geo.ib_rows(r0, r1)
-                    for nt in range(n_tiles):
-                        act("read", "x", d.in_addr, x_shape, b, nt, lo, hi)
-            for nt in range(n_tiles):
+        # The loop order of eftrain.schedule.conv_program, transfer by transfer.
+        mode = {Opcode.CONV_FP: Mode.FP, Opcode.CONV_BP: Mode.BP, Opcode.CONV_WU: Mode.WU}[op]
+        if mode == Mode.BP:
+            geo = _Geometry(Mode.BP, k, s, pad, (ho, wo), (d.h, d.w))
+            outer, inner, tiles = n_tiles, m_tiles, geo.tiles(min(d.tile_rows, d.h))
+        else:
+            geo = _Geometry(mode, k, s, pad, (d.h, d.w), (ho, wo))
+            outer, inner, tiles = m_tiles, n_tiles, geo.tiles(min(d.tile_rows, ho))
+        for st in conv_program(mode, outer, inner, d.batch, tiles, k * k, cfg.wb_depth):
+            mt, nt = (st.it, st.ot) if mode == Mode.BP else (st.ot, st.it)
+            if st.op == Op.LOAD_W:
+                block("read", "w", mt, nt)
+            elif st.op == Op.LOAD_OUT and mode == Mode.WU:
+                act("read", "dy", d.aux_addr, y_shape, st.b, st.ot, st.r0, st.r1)
+            elif st.op == Op.LOAD_IN:
+                lo, hi = geo.ib_rows(st.r0, st.r1)
+                if mode == Mode.BP:
+                    act("read", "dy", d.in_addr, y_shape, st.b, st.it, lo, hi)
+                else:
+                    act("read", "x", d.in_addr, x_shape, st.b, st.it, lo, hi)
+            elif st.op == Op.STORE_OUT:
+                if mode == Mode.FP:
+                    act("write", "y", d.out_addr, y_shape, st.b, st.ot, st.r0, st.r1)
+                else:
+                    if has(Flag.RELU_MASK):
+                        act("read", "a", d.aux_addr, x_shape, st.b, st.ot, st.r0, st.r1)
+                    act("write", "dx", d.out_addr, x_shape, st.b, st.ot, st.r0, st.r1)
+            elif st.op == Op.STORE_W:
                 if has(Flag.SGD):
                     block("read", "w", mt, nt)
                     block("write", "w_new", mt, nt)

@@ -15,9 +15,10 @@ granularity, with the resources that limit it:
   sweep is too short for the accumulate pipeline, see docs/architecture.md) plus a pipeline
   drain between commands;
 * the buffers: IB and OB halves alternate (a load waits for the half it fills to be
-  released, a tile's first pass for its OB half to be stored); WB holds one block row of
-  weights, so FP/BP weight loads wait for every COMPUTE of the previous block, and a WU
-  block's accumulation waits for the previous block's STORE_W.
+  released, a tile's first pass for its OB half to be stored); a weight load or dW
+  store waits for every COMPUTE on its WB region (a half when WB is double buffered,
+  else all of WB), and a COMPUTE for the loads (FP/BP) or stores (WU) of its region,
+  in the program order of :func:`eftrain.schedule.conv_program`.
 
 The constants below come from the RTL's pipeline and were checked against ``make bench``
 (cycle-accurate RTL with the DRAM model of tb/bench), which prints the model's error for
@@ -115,8 +116,8 @@ def _issue_cycles(pixels: int, kk: int, wu: bool) -> int:
 
 def predict(desc: Descriptor, cfg: HwConfig, dram: Dram, axi_data_bytes: int) -> Prediction:
     """Predicted cycles of one convolution or pool descriptor (validated by the caller)."""
-    from eftrain.engine import Mode
-    from eftrain.schedule import _Geometry
+    from eftrain.engine import Mode, Op
+    from eftrain.schedule import _Geometry, conv_program, wb_double_buffered
 
     g = cfg.tn
     word = 4
@@ -166,7 +167,17 @@ def predict(desc: Descriptor, cfg: HwConfig, dram: Dram, axi_data_bytes: int) ->
     compute_end = t0
     last_write = t0
     compute_total = 0
-    wb_free = t0              # WU: when WB may be written by the next block's first pass
+    # Per WB region (the two halves when double buffered, else one): when the last
+    # COMPUTE on it ends, when its weight loads (FP/BP) or dW stores (WU) end.
+    wb_half = cfg.wb_depth // 2
+    double = wb_double_buffered(inner, kk, cfg.wb_depth)
+    region_compute = [None, None]
+    region_moved = [t0, t0]
+    lo = hi = pixels = 0
+    tile_ready = done = in_end = t0
+
+    def region(entry: int) -> int:
+        return int(double and entry >= wb_half)
 
     def compute(ready: float, pixels: int) -> float:
         nonlocal compute_end, compute_total
@@ -176,46 +187,41 @@ def predict(desc: Descriptor, cfg: HwConfig, dram: Dram, axi_data_bytes: int) ->
         compute_end = start + cycles
         return compute_end
 
-    for _ in range(outer):
-        if mode != Mode.WU:
-            # The weight blocks of this row wait for every COMPUTE of the previous one.
-            w_end = t0
-            for _ in range(inner):
-                _, w_end = rd.transfer(compute_end + PIPELINE_CYCLES if compute_total else t0,
-                                       block_bytes)
-        first_pass = True
-        for _b in range(desc.batch):
-            for r0, r1 in tiles:
-                pixels = (r1 - r0) * out_w
-                ob_half ^= 1
-                tile_ready = ob_free[ob_half]
-                if mode == Mode.WU:
-                    _, dy_end = rd.transfer(tile_ready, pixels * pixel_bytes)
-                    tile_ready = dy_end
-                lo, hi = geo.ib_rows(r0, r1)
-                done = tile_ready
-                for _ in range(inner):
-                    ib_half ^= 1
-                    _, in_end = rd.transfer(ib_free[ib_half], (hi - lo) * in_w * pixel_bytes)
-                    ready = max(in_end, tile_ready)
-                    if mode != Mode.WU:
-                        ready = max(ready, w_end)
-                    elif first_pass:
-                        ready = max(ready, wb_free)
-                    done = compute(ready, pixels)
-                    ib_free[ib_half] = done
-                first_pass = False
-                if mode != Mode.WU:
-                    _, st_end = wr.transfer(done + PIPELINE_CYCLES + STORE_START, pixels * pixel_bytes)
-                    ob_free[ob_half] = st_end
-                    last_write = st_end
-                else:
-                    ob_free[ob_half] = done
-        if mode == Mode.WU:
-            for _ in range(inner):
-                _, st_end = wr.transfer(compute_end + PIPELINE_CYCLES + STORE_START, block_bytes)
-                last_write = st_end
-            wb_free = last_write
+    for st in conv_program(mode, outer, inner, desc.batch, tiles, kk, cfg.wb_depth):
+        if st.op in (Op.LOAD_W, Op.STORE_W):
+            # A weight block waits for every COMPUTE on its region (the dispatcher's rule).
+            h = region(st.wb)
+            used = region_compute[h]
+            if st.op == Op.LOAD_W:
+                _, end = rd.transfer(t0 if used is None else used + PIPELINE_CYCLES, block_bytes)
+            else:
+                _, end = wr.transfer(used + PIPELINE_CYCLES + STORE_START, block_bytes)
+                last_write = max(last_write, end)
+            region_moved[h] = max(region_moved[h], end)
+        elif st.op == Op.LOAD_OUT:
+            pixels = (st.r1 - st.r0) * out_w
+            ob_half ^= 1
+            tile_ready = ob_free[ob_half]
+            if mode == Mode.WU:
+                _, tile_ready = rd.transfer(tile_ready, pixels * pixel_bytes)
+            lo, hi = geo.ib_rows(st.r0, st.r1)
+            done = tile_ready
+        elif st.op == Op.LOAD_IN:
+            ib_half ^= 1
+            _, in_end = rd.transfer(ib_free[ib_half], (hi - lo) * in_w * pixel_bytes)
+        elif st.op == Op.COMPUTE:
+            h = region(st.wb)
+            # FP/BP read the region's weights; WU's first pass overwrites the dW words the
+            # region's previous stores read (later passes follow it in the compute order).
+            done = compute(max(in_end, tile_ready, region_moved[h]), pixels)
+            region_compute[h] = done
+            ib_free[ib_half] = done
+            if mode == Mode.WU:
+                ob_free[ob_half] = done
+        else:  # STORE_OUT
+            _, st_end = wr.transfer(done + PIPELINE_CYCLES + STORE_START, pixels * pixel_bytes)
+            ob_free[ob_half] = st_end
+            last_write = max(last_write, st_end)
 
     cycles = round(max(last_write, compute_end) + dram.latency)
     macs = desc.batch * desc.m * desc.n * kk * ho * wo

@@ -9,21 +9,33 @@ STORE_* commands with the shapes of :mod:`eftrain.oracle`.
 
 Loop orders (``mt``: output-channel tile of the layer, ``nt``: input-channel tile, KK =
 K*K WB entries per TM x TN block; IB halves alternate per LOAD_IN, OB halves per output
-tile (dy tile in WU)):
+tile (dy tile in WU)). The one definition is :func:`conv_program`, which
+:func:`eftrain.layout.transfers`, :mod:`eftrain.perfmodel` and the layer controller
+(rtl/layer_ctrl.sv) follow:
 
-* FP: for mt: LOAD_W of blocks (mt, nt) for every nt, block nt at WB entry nt*KK
-  (weight reuse: resident while the whole batch streams through); for b, for row tile
-  of y: for nt: LOAD_IN (x rows of the tile with the halo, clipped to the image,
-  channel tile nt), COMPUTE FP (acc_init on the first nt, ob_done on the last,
-  ib_release); then STORE_OUT of the tile.
-* BP: for nt (the layer's input-channel tile = the dx lanes): LOAD_W of blocks (mt, nt)
-  for every mt at entry mt*KK, the same bytes FP loads (the engine transposes); for b,
-  for row tile of dx (even-aligned for stride 2): for mt: LOAD_IN (the dy rows the tile
-  reads, channel tile mt), COMPUTE BP; then STORE_OUT.
+* FP: for mt: the weight blocks (mt, nt) of every nt are resident in WB while the whole
+  batch streams through (weight reuse); for b, for row tile of y: for nt: LOAD_IN (x
+  rows of the tile with the halo, clipped to the image, channel tile nt), COMPUTE FP
+  (acc_init on the first nt, ob_done on the last, ib_release); then STORE_OUT of the
+  tile.
+* BP: for nt (the layer's input-channel tile = the dx lanes): blocks (mt, nt) of every
+  mt resident, the same bytes FP loads (the engine transposes); for b, for row tile of
+  dx (even-aligned for stride 2): for mt: LOAD_IN (the dy rows the tile reads, channel
+  tile mt), COMPUTE BP; then STORE_OUT.
 * WU: for mt: for b, for row tile of dy: LOAD_OUT (the dy tile, channel tile mt); for
-  nt: LOAD_IN (the x rows it reads, channel tile nt), COMPUTE WU into block nt at entry
-  nt*KK (acc_init only on the first command of each block), ob_done on the last nt;
-  after the batch: STORE_W of every block (mt, nt).
+  nt: LOAD_IN (the x rows it reads, channel tile nt), COMPUTE WU into block nt
+  (acc_init only on the first command of each block), ob_done on the last nt; after the
+  batch, STORE_W of every block (mt, nt).
+
+WB double buffering (:func:`wb_double_buffered`): when one outer tile's blocks fit in
+half of WB, outer tiles alternate between the halves (block i of outer tile o at entry
+``(o % 2) * (wb_depth // 2) + i*KK``), and the weight traffic of a neighbouring outer
+tile hides behind this one's COMPUTEs, spread evenly over them: with P = batch x row
+tiles (an outer tile has P x inner COMPUTEs), FP/BP load block s of the next outer tile
+right after COMPUTE number s*P of this one, WU stores block s of the previous one
+after its COMPUTE number s*P (the last outer tile's blocks after its batch). Otherwise
+WB holds one outer tile at entry ``i*KK``: FP/BP load the next outer tile's blocks
+after this one's batch, WU stores its blocks after its batch.
 
 A FC layer is a 1x1 convolution with the batch folded onto the pixels: one image of
 height 1 and width B (docs/numerics.md, section 5).
@@ -45,7 +57,8 @@ from eftrain import fp32
 from eftrain.config import HwConfig
 from eftrain.engine import EngineCmd, Mode, Op
 
-__all__ = ["Schedule", "schedule_conv", "schedule_fc", "simulate"]
+__all__ = ["Schedule", "Step", "conv_program", "schedule_conv", "schedule_fc", "simulate",
+           "wb_double_buffered"]
 
 
 @dataclass(frozen=True)
@@ -375,6 +388,74 @@ class _Builder:
 # --------------------------------------------------------------------------------------
 
 
+def wb_double_buffered(inner_tiles: int, kk: int, wb_depth: int) -> bool:
+    """Whether one outer tile's ``inner_tiles`` blocks of ``kk`` entries fit in half of
+    WB, so that outer tiles alternate between the halves (see the module docstring)."""
+    return inner_tiles * kk <= wb_depth // 2
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command of a convolution's program (:func:`conv_program`).
+
+    op: LOAD_W / STORE_W of block (``ot``, ``it``) at WB entry ``wb``; LOAD_OUT (WU's dy
+        tile; for FP/BP the start of an output tile, which issues no command); LOAD_IN
+        of inner tile ``it`` for the tile (``b``, ``r0``, ``r1``) of outer tile ``ot``;
+        COMPUTE of it with ``wb`` its wb_base; STORE_OUT of the tile.
+    """
+
+    op: Op
+    ot: int
+    it: int = 0
+    b: int = 0
+    r0: int = 0
+    r1: int = 0
+    wb: int = 0
+
+
+def conv_program(mode: Mode, outer_tiles: int, inner_tiles: int, batch: int,
+                 tiles: Sequence[tuple[int, int]], kk: int, wb_depth: int):
+    """The program order of a convolution phase, as :class:`Step` s: the outer tiles
+    (FP, WU: output-channel tiles; BP: input-channel tiles), the batch, the row
+    ``tiles``, the inner tiles, and where the weight blocks move (module docstring)."""
+    half = wb_depth // 2
+    double = wb_double_buffered(inner_tiles, kk, wb_depth)
+
+    def base(ot: int) -> int:
+        return half * (ot % 2) if double else 0
+
+    def blocks(op: Op, ot: int):
+        for it in range(inner_tiles):
+            yield Step(op, ot, it, wb=base(ot) + it * kk)
+
+    if mode != Mode.WU:
+        yield from blocks(Op.LOAD_W, 0)
+    # The neighbour's blocks are spread evenly over this outer tile's COMPUTEs: one after
+    # every `pace`-th (batch x row tiles per block; an outer tile has pace x inner_tiles).
+    pace = batch * len(tiles)
+    for ot in range(outer_tiles):
+        c = 0
+        for b in range(batch):
+            for r0, r1 in tiles:
+                yield Step(Op.LOAD_OUT, ot, 0, b, r0, r1)
+                for it in range(inner_tiles):
+                    yield Step(Op.LOAD_IN, ot, it, b, r0, r1)
+                    yield Step(Op.COMPUTE, ot, it, b, r0, r1, wb=base(ot) + it * kk)
+                    if double and c % pace == 0:
+                        s = c // pace
+                        if mode != Mode.WU and ot + 1 < outer_tiles:
+                            yield Step(Op.LOAD_W, ot + 1, s, wb=base(ot + 1) + s * kk)
+                        elif mode == Mode.WU and ot > 0:
+                            yield Step(Op.STORE_W, ot - 1, s, wb=base(ot - 1) + s * kk)
+                    c += 1
+                if mode != Mode.WU:
+                    yield Step(Op.STORE_OUT, ot, 0, b, r0, r1)
+        if mode != Mode.WU and not double and ot + 1 < outer_tiles:
+            yield from blocks(Op.LOAD_W, ot + 1)
+        if mode == Mode.WU and (not double or ot == outer_tiles - 1):
+            yield from blocks(Op.STORE_W, ot)
+
+
 def _schedule_dot(mode: Mode, src, wp, k, stride, pad, geo: _Geometry, rows: int,
                   outer_tiles: int, inner_tiles: int, cfg: HwConfig) -> _Builder:
     """FP and BP: one dot-mode loop. FP walks output-channel tiles outside and
@@ -383,24 +464,26 @@ def _schedule_dot(mode: Mode, src, wp, k, stride, pad, geo: _Geometry, rows: int
     tn, kk = cfg.tn, k * k
     (in_h, in_w), out_w = geo.in_hw, geo.out_hw[1]
     out = _Builder(cfg)
-    for ot in range(outer_tiles):
-        for it in range(inner_tiles):
-            mt, nt = (ot, it) if mode == Mode.FP else (it, ot)
-            out.load(Op.LOAD_W, _w_beats(wp, mt, nt, tn), wb_addr=it * kk)
-        for b in range(src.shape[0]):
-            for r0, r1 in geo.tiles(rows):
-                oh = out.next_ob()
-                lo, hi = geo.ib_rows(r0, r1)
-                for it in range(inner_tiles):
-                    ih = out.next_ib()
-                    out.load(Op.LOAD_IN, _act_beats(src, b, it, (lo, hi), tn), half=ih)
-                    out.compute(
-                        mode=mode, k=k, stride=stride, pad=pad, ib_half=ih, ob_half=oh,
-                        in_h=in_h, in_w=in_w, ib_row0=lo, ib_rows=hi - lo,
-                        out_row0=r0, out_rows=r1 - r0, out_w=out_w, wb_base=it * kk,
-                        acc_init=int(it == 0), ob_done=int(it == inner_tiles - 1), ib_release=1,
-                    )
-                out.store(Op.STORE_OUT, (r1 - r0) * out_w, _OutTile(b, ot, r0, r1), half=oh)
+    oh = ih = 0
+    for st in conv_program(mode, outer_tiles, inner_tiles, src.shape[0], geo.tiles(rows), kk, cfg.wb_depth):
+        if st.op == Op.LOAD_W:
+            mt, nt = (st.ot, st.it) if mode == Mode.FP else (st.it, st.ot)
+            out.load(Op.LOAD_W, _w_beats(wp, mt, nt, tn), wb_addr=st.wb)
+        elif st.op == Op.LOAD_OUT:
+            oh = out.next_ob()
+            lo, hi = geo.ib_rows(st.r0, st.r1)
+        elif st.op == Op.LOAD_IN:
+            ih = out.next_ib()
+            out.load(Op.LOAD_IN, _act_beats(src, st.b, st.it, (lo, hi), tn), half=ih)
+        elif st.op == Op.COMPUTE:
+            out.compute(
+                mode=mode, k=k, stride=stride, pad=pad, ib_half=ih, ob_half=oh,
+                in_h=in_h, in_w=in_w, ib_row0=lo, ib_rows=hi - lo,
+                out_row0=st.r0, out_rows=st.r1 - st.r0, out_w=out_w, wb_base=st.wb,
+                acc_init=int(st.it == 0), ob_done=int(st.it == inner_tiles - 1), ib_release=1,
+            )
+        else:
+            out.store(Op.STORE_OUT, (st.r1 - st.r0) * out_w, _OutTile(st.b, st.ot, st.r0, st.r1), half=oh)
     return out
 
 
@@ -445,25 +528,26 @@ def _schedule_wu(where, x, dy, k, stride, pad, cfg, tile_rows):
     xp = _pad_channels(x, 1, tn)
     dyp = _pad_channels(dy, 1, tn)
     out = _Builder(cfg)
-    for mt in range(m_tiles):
-        first = True
-        for b in range(batch):
-            for r0, r1 in geo.tiles(rows):
-                oh = out.next_ob()
-                out.load(Op.LOAD_OUT, _act_beats(dyp, b, mt, (r0, r1), tn), half=oh)
-                lo, hi = geo.ib_rows(r0, r1)
-                for nt in range(n_tiles):
-                    ih = out.next_ib()
-                    out.load(Op.LOAD_IN, _act_beats(xp, b, nt, (lo, hi), tn), half=ih)
-                    out.compute(
-                        mode=Mode.WU, k=k, stride=stride, pad=pad, ib_half=ih, ob_half=oh,
-                        in_h=height, in_w=width, ib_row0=lo, ib_rows=hi - lo,
-                        out_row0=r0, out_rows=r1 - r0, out_w=out_w, wb_base=nt * kk,
-                        acc_init=int(first), ob_done=int(nt == n_tiles - 1), ib_release=1,
-                    )
-                first = False
-        for nt in range(n_tiles):
-            out.store(Op.STORE_W, kk * tm, _WBlock(mt, nt), wb_addr=nt * kk)
+    oh = ih = 0
+    first = True    # the first pass over each block (acc_init): the batch's first tile
+    for st in conv_program(Mode.WU, m_tiles, n_tiles, batch, geo.tiles(rows), kk, cfg.wb_depth):
+        if st.op == Op.LOAD_OUT:
+            oh = out.next_ob()
+            first = st.b == 0 and st.r0 == 0
+            out.load(Op.LOAD_OUT, _act_beats(dyp, st.b, st.ot, (st.r0, st.r1), tn), half=oh)
+            lo, hi = geo.ib_rows(st.r0, st.r1)
+        elif st.op == Op.LOAD_IN:
+            ih = out.next_ib()
+            out.load(Op.LOAD_IN, _act_beats(xp, st.b, st.it, (lo, hi), tn), half=ih)
+        elif st.op == Op.COMPUTE:
+            out.compute(
+                mode=Mode.WU, k=k, stride=stride, pad=pad, ib_half=ih, ob_half=oh,
+                in_h=height, in_w=width, ib_row0=lo, ib_rows=hi - lo,
+                out_row0=st.r0, out_rows=st.r1 - st.r0, out_w=out_w, wb_base=st.wb,
+                acc_init=int(first), ob_done=int(st.it == n_tiles - 1), ib_release=1,
+            )
+        else:
+            out.store(Op.STORE_W, kk * tm, _WBlock(st.ot, st.it), wb_addr=st.wb)
     return out, rows, (n_out, n_in, k, k), (m_tiles * tn, n_tiles * tn, k, k)
 
 

@@ -207,20 +207,26 @@ def test_transfers_by_hand():
     cfg = HwConfig(tm=4, tn=4, ib_depth=64, ob_depth=64, wb_depth=64)
     d = Descriptor(opcode=Opcode.CONV_FP, k=3, stride=1, pad=1, batch=1, tile_rows=2, n=4, m=8,
                    h=4, w=4, in_addr=0x1000, wgt_addr=0x2000, out_addr=0x3000)
-    # a pixel is 16 bytes, an image row 64, a block 3*3*4*4*4 = 576
+    # a pixel is 16 bytes, an image row 64, a block 3*3*4*4*4 = 576. One block (9 WB
+    # entries) per output tile fits half of WB: block (1, 0) is loaded into the other
+    # half right after the first COMPUTE of output tile 0.
     assert transfers(d, cfg) == [
         Transfer("read", "w", 0x2000, 576),
         Transfer("read", "x", 0x1000, 192),        # y rows 0-1 read x rows 0-2
+        Transfer("read", "w", 0x2000 + 576, 576),  # block (1, 0), behind COMPUTE 0
         Transfer("write", "y", 0x3000, 128),
         Transfer("read", "x", 0x1000 + 64, 192),   # y rows 2-3 read x rows 1-3
         Transfer("write", "y", 0x3000 + 128, 128),
-        Transfer("read", "w", 0x2000 + 576, 576),  # block (1, 0)
         Transfer("read", "x", 0x1000, 192),
         Transfer("write", "y", 0x3000 + 256, 128),
         Transfer("read", "x", 0x1000 + 64, 192),
         Transfer("write", "y", 0x3000 + 384, 128),
     ]
     assert transfers(d.pack(), cfg) == transfers(d, cfg)
+    # With 17 WB entries (a half of 8 < 9) WB holds one output tile's blocks: the next
+    # block is loaded after the batch.
+    single = transfers(d, HwConfig(tm=4, tn=4, ib_depth=64, ob_depth=64, wb_depth=17))
+    assert single == [transfers(d, cfg)[i] for i in (0, 1, 3, 4, 5, 2, 6, 7, 8, 9)]
     wu = Descriptor(opcode=Opcode.CONV_WU, k=1, stride=2, pad=0, batch=2, tile_rows=9, n=8,
                     m=4, h=3, w=3, in_addr=0x1000, out_addr=0x2000, aux_addr=0x3000,
                     wgt_addr=0x33)  # unused by WU: not checked
@@ -390,8 +396,8 @@ def test_transfers_relu_adds_nothing(rng):
 
 
 def test_transfers_relu_mask(rng):
-    """CONV_BP with RELU_MASK: right after each dx tile's dy reads, one read of "a" at
-    aux_addr with the dx tile's offset and size; without those reads, the plain BP list.
+    """CONV_BP with RELU_MASK: right after each dx tile's dy reads (and a weight block
+    double buffering may load after its last COMPUTE), one read of "a" at aux_addr with the dx tile's offset and size; without those reads, the plain BP list.
     The a reads cover a (x's shape) exactly once, as the dx writes cover dx."""
     for _ in range(15):
         cfg, d = random_layer(rng, Opcode.CONV_BP)
@@ -404,7 +410,7 @@ def test_transfers_relu_mask(rng):
         assert len(a_reads) == sum(t.tensor == "dx" for t in plain)
         for i in a_reads:
             a, before, after = moves[i], moves[i - 1], moves[i + 1]
-            assert a.kind == "read" and before.tensor == "dy" and after.tensor == "dx"
+            assert a.kind == "read" and before.tensor in ("dy", "w") and after.tensor == "dx"
             assert (a.addr - aux, a.nbytes) == (after.addr - d.out_addr, after.nbytes)
         x_bytes = act_bytes((d.batch, d.n, d.h, d.w), cfg.tn)
         assert covers_once([moves[i] for i in a_reads], aux, x_bytes)

@@ -8,7 +8,7 @@ inputs, descriptors, free space, the outputs of descriptors that did not complet
 have changed. The AXI monitor checks every burst (<= 256 beats, no 4 KB crossing, LAST).
 TIMING_STRESS: see top_tb.
 
-Tests: top_layers, top_chain, top_bursts, top_invalid_descriptors, top_csrs,
+Tests: top_layers, top_wb_regions, top_chain, top_bursts, top_invalid_descriptors, top_csrs,
 top_perf_counters, top_abort_and_soft_reset, top_axi_errors, and two reproductions of a
 layer_ctrl defect (a stop request -- DMA error, ABORT, SOFT_RESET -- arriving in the
 cycle the last transfer of a descriptor completes is lost for that chain and kept for
@@ -58,6 +58,30 @@ async def top_layers(dut):
         res = await tb.run_checked(tb.chain([layer]), what=f"layer {i:2d} {layer.name}")
         total += res.cycles
     tb.log.info("%d layers bit-exact in %d cycles", n_layers, total)
+
+
+@cocotb.test()
+async def top_wb_regions(dut):
+    """Both ways WB holds weights (eftrain.schedule.conv_program), FP, BP and WU (plain
+    and SGD), three outer tiles each, bit-exact: double buffered (an outer tile's blocks
+    fit half of WB: the halves alternate, blocks move beside the COMPUTEs) and one
+    region (5x5 blocks of more inner tiles than half of WB holds)."""
+    from eftrain.schedule import wb_double_buffered
+
+    tb = await start(dut, "top_wb_regions")
+    cfg, rng, tn = tb.cfg, tb.rng, tb.cfg.tn
+    single = cfg.wb_depth // 2 // 25 + 1                  # inner tiles of 5x5 blocks past half of WB
+    assert single * 25 <= cfg.wb_depth, "the one-region layers must still fit WB"
+    for double, k, inner in ((True, 3, 2), (False, 5, single)):
+        assert wb_double_buffered(inner, k * k, cfg.wb_depth) == double
+        for op, flags in ((FP, 0), (BP, 0), (WU, 0), (WU, 1 << Flag.SGD)):
+            tb.ensure_room()
+            inner_c, outer_c = inner * tn - 1, 2 * tn + 1       # ragged, three outer tiles
+            n, m = (outer_c, inner_c) if op == BP else (inner_c, outer_c)
+            layer = tb.place(make_layer(rng, cfg, op, k=k, stride=1, pad=k // 2, batch=2, n=n, m=m, h=4, w=5,
+                                        flags=flags))
+            await tb.run_checked(tb.chain([layer]),
+                                 what=f"{'double-buffered' if double else 'one-region'} WB: {layer.name}")
 
 
 # --------------------------------------------------------------------------------------
