@@ -1,5 +1,6 @@
 rtl/eftrain_pkg.sv
 rtl/engine_cmd_pkg.sv
+rtl/fp32_fast_pkg.sv
 rtl/fp32_round.sv
 rtl/fp32_mul.sv
 rtl/fp32_add.sv

@@ -37,6 +37,17 @@ module fp32_add (
 
   assign valid_o = valid_pipe_q[FP32_ADD_LATENCY-1];
 
+`ifdef EFTRAIN_FAST_FP32
+  // Simulation only: the sum from the host's double arithmetic (rtl/fp32_fast_pkg.sv),
+  // through as many registers as the datapath below has.
+  logic [1:0][31:0] fast_q;
+
+  always_ff @(posedge clk_i) begin
+    fast_q[0] <= fp32_fast_pkg::to_fp32(fp32_fast_pkg::to_double(a_i) + fp32_fast_pkg::to_double(b_i));
+    fast_q[1] <= fast_q[0];
+    y_o       <= fast_q[1];
+  end
+`else
   /// Significand plus guard, round and sticky bits.
   localparam int unsigned W = 24 + 3;
 
@@ -145,5 +156,7 @@ module fp32_add (
     else if (sum_q2 == '0)     y_o <= {zero_sign_q2, 31'd0};
     else                       y_o <= rounded;
   end
+
+`endif
 
 endmodule

@@ -36,6 +36,16 @@ module fp32_mul (
 
   assign valid_o = valid_pipe_q[FP32_MUL_LATENCY-1];
 
+`ifdef EFTRAIN_FAST_FP32
+  // Simulation only: the product from the host's double arithmetic (rtl/fp32_fast_pkg.sv),
+  // through as many registers as the datapath below has.
+  logic [0:0][31:0] fast_q;
+
+  always_ff @(posedge clk_i) begin
+    fast_q[0] <= fp32_fast_pkg::to_fp32(fp32_fast_pkg::to_double(a_i) * fp32_fast_pkg::to_double(b_i));
+    y_o       <= fast_q[0];
+  end
+`else
   // ---- stage 1: classify and multiply ----------------------------------------------
   logic        a_zero, b_zero, a_inf, b_inf, a_nan, b_nan;
   logic [23:0] a_sig, b_sig;
@@ -95,5 +105,7 @@ module fp32_mul (
     else if (zero_q) y_o <= {sign_q, 31'd0};
     else             y_o <= rounded;
   end
+
+`endif
 
 endmodule

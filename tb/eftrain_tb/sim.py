@@ -89,10 +89,13 @@ def run(
     extra_env: dict[str, str] | None = None,
     testcase: str | None = None,
     extra_build_args: list[str] = (),
+    defines: list[str] = (),
 ) -> Path:
     """Build ``top`` from the file lists of ``rtl_tops`` plus ``extra_sources``, run the
     cocotb module ``test_module`` (found in ``module_dir``), and return the test
-    directory. A failing cocotb test raises, failing the calling pytest test."""
+    directory. A failing cocotb test raises, failing the calling pytest test.
+    ``defines``: Verilog macros to define (e.g. EFTRAIN_FAST_FP32); each build of a top
+    has its own directory per set of defines."""
     parameters = dict(parameters or {})
     waves = os.environ.get("WAVES", "0") not in ("", "0")
     xseed = x_seed()
@@ -101,11 +104,12 @@ def run(
         sources += [p for p in filelist(rtl_top) if p not in sources]
     sources += list(extra_sources)
 
-    suffix = ("-xunique" if xseed is not None else "") + ("-waves" if waves else "")
+    suffix = ("".join(f"-{d.lower()}" for d in sorted(defines)) + ("-xunique" if xseed is not None else "")
+              + ("-waves" if waves else ""))
     build_dir = BUILD / "sim" / top / (param_tag(parameters) + suffix)
     test_dir = build_dir / test_name
     test_dir.mkdir(parents=True, exist_ok=True)
-    build_args = list(BUILD_ARGS) + list(extra_build_args)
+    build_args = list(BUILD_ARGS) + list(extra_build_args) + [f"+define+{d}" for d in sorted(defines)]
     plusargs: list[str] = []
     if xseed is not None:
         # X assignments and initial values random, drawn at run time from the seed.
