@@ -1,8 +1,8 @@
 /// Layer controller of the EF-Train core: follows a chain of layer descriptors in DRAM,
 /// validates each one completely before it touches DRAM, and runs its tile loops by
 /// emitting engine commands together with the DMA transfers that feed and drain them
-/// (docs/architecture.md, "The IP top level"; the loop order is `eftrain.schedule.conv_program`'s, the
-/// transfers those of `eftrain.layout.transfers`).
+/// (docs/architecture.md, "The IP top level"; the loop order is that of
+/// `eftrain.schedule.conv_program`, the transfers those of `eftrain.layout.transfers`).
 ///
 /// Pool descriptors run no engine command: their reads go to the pool unit and its
 /// output to the write DMA (rd_req_dest_o routes them); the store merge applies the
@@ -312,7 +312,9 @@ module layer_ctrl #(
     rd_beats    = '0;
     wr_beats    = '0;
     unique case (state_q)
-      WeightLoad, SideW: if (!is_wu) begin
+      // A weight block: FP/BP load one (WeightLoad, SideW), WU stores its dW (StoreW,
+      // SideW; with SGD the same block of w goes to the store merge).
+      WeightLoad, StoreW, SideW: if (!is_wu) begin
         need_cmd     = 1'b1;
         need_rd      = 1'b1;
         cmd.op       = OP_LOAD_W;
@@ -321,7 +323,6 @@ module layer_ctrl #(
         rd_addr      = desc_q.wgt_addr + (64'(blk_mt) * 64'(ng_q) + 64'(blk_nt)) * block_bytes;
         rd_beats     = 32'(block_bytes / BEAT_BYTES);
       end else begin
-        // WU: STORE_W of a block of the previous outer tile (as StoreW below).
         need_cmd    = 1'b1;
         need_wr     = 1'b1;
         cmd.op      = OP_STORE_W;
@@ -391,20 +392,6 @@ module layer_ctrl #(
         rd_main   = 1'b0;
         rd_addr   = desc_q.aux_addr + (wr_addr - desc_q.out_addr);
         rd_beats  = wr_beats;
-      end
-      StoreW: begin
-        need_cmd    = 1'b1;
-        need_wr     = 1'b1;
-        cmd.op      = OP_STORE_W;
-        cmd.wb_addr = 16'(wb_region(dbl_q, blk_outer[0]) + 32'(blk_inner) * kk_q);
-        cmd.count   = 16'(kk_q * TN);
-        wr_addr     = desc_q.out_addr + (64'(blk_mt) * 64'(ng_q) + 64'(blk_nt)) * block_bytes;
-        wr_beats    = 32'(block_bytes / BEAT_BYTES);
-        // SGD: the same block of w, to the store merge.
-        need_rd     = sgd;
-        rd_main     = 1'b0;
-        rd_addr     = desc_q.wgt_addr + (wr_addr - desc_q.out_addr);
-        rd_beats    = wr_beats;
       end
       PoolPlane: begin
         // FP: the plane's x rows 0 .. 2*Ho-1 in, its y rows out. BP: the dx plane.
@@ -671,9 +658,10 @@ module layer_ctrl #(
               pace_q    <= '0;
               side_q    <= '0;
               dbl_q     <= blocks_fit * kk_q <= 32'(WB_DEPTH / 2);
+              // Count the row tiles from the first one.
               count_rows_q <= rows_fit;
               row_tiles_q  <= 16'd1;
-              state_q   <= is_pool ? PoolPlane : Count;
+              state_q      <= is_pool ? PoolPlane : Count;
             end
           end
           // Row tiles (at most out_h cycles; a layer takes far longer): the pace.
