@@ -1,42 +1,204 @@
-"""The synthesis estimate (`make synth`): the real Yosys flow on a small top and its
-parsers."""
+"""The synthesis estimate (`make synth`): the real Yosys flow on a small top, its parsers
+and options, and the resource model calibrated on it."""
 
 from __future__ import annotations
 
 import pytest
 
-from eftrain import boards, synth
-from eftrain.rtl_sources import REPO
+from eftrain import HwConfig, boards, resources, synth
 
 
 def test_yosys_maps_the_fp32_multiplier():
     # The 24 x 24 significand product goes to DSP slices, the rest to LUTs and flops:
-    # 2 pipeline stages hold at least the 32-bit product and its valid flag.
-    result = synth.synthesize("fp32_mul", {}, synth.BUILD / "test-fp32_mul", log=lambda _: None)
+    # the 2 pipeline stages hold at least the 32-bit result and its valid flag.
+    # (Under build/, not /tmp: Yosys in WebAssembly sees its own /tmp.)
+    lines: list[str] = []
+    result = synth.synthesize("fp32_mul", {}, synth.BUILD / "test-fp32_mul", log=lines.append)
     assert result.dsp >= 1
     assert result.lut > 50
     assert result.ff >= 33
     assert result.bram36 == 0
     assert result.logic_levels > 1
-    assert "fp32_mul" in synth.report(result, boards.ZCU102)
+    assert sum(result.cells.get(f"LUT{k}", 0) for k in range(1, 7)) == result.lut
+    assert "fp32_mul" in result.modules
+    # One progress line per stage: the SystemVerilog front end, then synth_xilinx's steps.
+    assert any("SLANG" in line for line in lines) and any("ABC9" in line for line in lines)
+    text = synth.report(result, boards.ZCU102)
+    assert "DSP48E2" in text and "logic levels" in text
+
+
+STAT = """
+=== sub$top.u_a ===
+
+        +----------Local Count, excluding submodules.
+        |
+       12 wires
+        5 cells
+        3   LUT2
+        2   FDRE
+
+=== top ===
+
+        +----------Local Count, excluding submodules.
+        |
+        9 cells
+        1   DSP48E2
+        4   LUT6
+        2   RAM32M16
+        1   RAMB18E2
+        1   RAMB36E2
+        1 submodules
+        1   sub$top.u_a
+
+=== design hierarchy ===
+
+        +----------Count including submodules.
+        |
+       14 cells
+        1   DSP48E2
+        2   FDRE
+        3   LUT2
+        4   LUT6
+        2   RAM32M16
+        1   RAMB18E2
+        1   RAMB36E2
+        1 submodules
+        1   sub$top.u_a
+"""
 
 
 def test_parsers():
-    stat = "   Number of cells: 9\n     3   LUT2\n     4   FDRE\n     2   DSP48E2\n"
-    assert synth.parse_stat(stat) == {"LUT2": 3, "FDRE": 4, "DSP48E2": 2}
-    ltp = "Longest topological path in a (length=7):\nLongest topological path in b (length=12):\n"
-    assert synth.parse_ltp(ltp) == 12
+    cells, modules = synth.parse_stat(STAT)
+    assert cells == {"DSP48E2": 1, "FDRE": 2, "LUT2": 3, "LUT6": 4, "RAM32M16": 2, "RAMB18E2": 1, "RAMB36E2": 1}
+    assert modules == {"top.u_a": {"LUT2": 3, "FDRE": 2},
+                       "top": {"DSP48E2": 1, "LUT6": 4, "RAM32M16": 2, "RAMB18E2": 1, "RAMB36E2": 1}}
+    c = synth.counts(cells)
+    assert (c["lut"], c["lut_memory"], c["ff"], c["dsp"], c["bram36"]) == (7, 16, 2, 1, 1.5)
+    flat = "=== m ===\n\n  3 wires\n  2 cells\n    2   LUT3\n\n"
+    assert synth.parse_stat(flat) == ({"LUT3": 2}, {"m": {"LUT3": 2}})
+    ltp = ("Longest topological path in a (length=7):\n    0: \\x [1]\n"
+           "Longest topological path in b (length=12):\n    0: \\q_q [3]\n    1: y\n")
+    assert synth.parse_ltp(ltp) == (12, "\\q_q [3]")
     with pytest.raises(RuntimeError, match="longest path"):
         synth.parse_ltp("nothing")
+    with pytest.raises(RuntimeError, match="no statistics"):
+        synth.parse_stat("nothing")
 
 
-def test_bad_options(capsys):
-    with pytest.raises(SystemExit) as exc:
-        synth.main(["--top", "nope"])
-    assert exc.value.code == 2 and "unknown top" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exc:
-        synth.main(["--tn", "6"])
-    assert exc.value.code == 2 and "power of two" in capsys.readouterr().err
+def test_parameters_and_names():
+    p = synth.top_parameters("eftrain_top")
+    assert p == {"TM": 16, "TN": 16, "IB_DEPTH": 2048, "OB_DEPTH": 2048, "WB_DEPTH": 1024, "AXI_DATA_WIDTH": 512}
+    assert synth.run_name("eftrain_top", p) == "eftrain_top-tn16-ib2048-ob2048-wb1024-axi512"
+    assert synth.top_parameters("eftrain_top", tn=4)["AXI_DATA_WIDTH"] == 128
+    assert "AXI_DATA_WIDTH" not in synth.top_parameters("conv_engine", tn=8)
+    assert synth.top_parameters("fp32_add") == {}
+    assert synth.run_name("fp32_add", {}) == "fp32_add"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--top", "nope"], "unknown top"),
+    (["--tn", "6"], "power of two"),
+    (["--tn", "1"], "power of two"),
+    (["--tn", "8", "--axi-data-width", "512"], "at most TN * 32"),
+    (["--axi-bits", "96"], "power of two from 32"),
+    (["--ib-depth", "0"], "ib_depth"),
+    (["--board", "kc705"], "unknown board"),
+    (["--fit", "--limit", "1.5"], "--limit"),
+    (["--fit", "--net", "resnet"], "--net"),
+    (["--fit", "--batch", "0"], "--batch"),
+])
+def test_bad_input_exits_2(argv, message, capsys):
+    assert synth.main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_input_raises_value_error():
     with pytest.raises(ValueError, match="unknown top"):
-        synth.synthesize("nope", {}, REPO / "build" / "synth" / "nope")
+        synth.synthesize("nope", {}, synth.BUILD / "nope")
+    with pytest.raises(ValueError, match="power of two"):
+        synth.top_parameters("conv_engine", tn=12)
+    with pytest.raises(ValueError, match="axi_bits"):
+        resources.estimate(HwConfig(tm=4, tn=4), axi_bits=256)
+    with pytest.raises(ValueError, match="limit"):
+        resources.largest_fit(boards.ZCU102, limit=0)
+    with pytest.raises(ValueError, match="width and depth"):
+        resources.ram_bram36(0, 512)
 
+
+# ---- the resource model -----------------------------------------------------------------
+
+def test_block_ram_shapes_match_yosys():
+    # What Yosys mapped one sdp_ram of these shapes to (RAMB36 equivalents; the
+    # RAMB18_SHAPES comment lists the cells).
+    probed = {(64, 512): 1, (128, 256): 2, (512, 2048): 28.5, (512, 1024): 14.5, (256, 2048): 14.5,
+              (32, 2048): 2, (96, 512): 1.5, (32, 256): 0.5, (512, 512): 7.5, (36, 512): 0.5, (72, 1024): 2,
+              (20, 512): 0.5}
+    for (width, depth), blocks in probed.items():
+        assert resources.ram_bram36(width, depth) == blocks, (width, depth)
+
+
+def test_calibration_runs_are_reproduced():
+    # Block RAM is counted from the RAM shapes, so exactly; LUT, FF and DSP are fitted.
+    runs = resources.calibration()
+    assert sorted(r["tn"] for r in runs) == list(synth.CALIBRATION_TNS)
+    for r in runs:
+        cfg = HwConfig(tm=r["tn"], tn=r["tn"], ib_depth=r["ib_depth"], ob_depth=r["ob_depth"], wb_depth=r["wb_depth"])
+        est, total = resources.estimate(cfg, axi_bits=r["axi_bits"]), r["total"]
+        assert est.bram36 == total["bram36"], r["tn"]
+        # (The layer controller's products take 77 DSPs up to TN = 8 and 67 at 16: the
+        # constant the model fits for control is within 3 % of every run.)
+        assert abs(est.dsp - total["dsp"]) <= 0.03 * total["dsp"], (r["tn"], est.dsp, total["dsp"])
+        assert abs(est.lut - total["lut"]) <= 0.03 * total["lut"], (r["tn"], est.lut, total["lut"])
+        assert abs(est.ff - total["ff"]) <= 0.03 * total["ff"], (r["tn"], est.ff, total["ff"])
+        # The groups add up to the whole design.
+        assert [sum(g[i] for g in r["groups"].values()) for i in range(3)] == [total["lut"], total["ff"], total["dsp"]]
+
+
+def test_dsps_are_structural():
+    # 2 DSP48E2 per fp32 multiplier: one per processing element, one per AXI lane (the
+    # store merge's SGD step).
+    c = resources.coefficients()["dsp"]
+    assert c.pe == pytest.approx(2, abs=0.05) and c.lane == pytest.approx(2, abs=0.05)
+
+
+def test_model_grows_with_the_array():
+    previous = None
+    for tn in (2, 4, 8, 16, 32):
+        r = resources.estimate(HwConfig(tm=tn, tn=tn))
+        if previous:
+            assert r.lut > previous.lut and r.ff > previous.ff and r.dsp > previous.dsp
+            assert r.bram36 > previous.bram36
+        previous = r
+    # The default 16 x 16 core: IB and OB 2 x 28.5 (512 x 2048 bits: 57 RAMB18 of 9 x
+    # 2048), WB 16 lanes x 2 halves x 7.5 (512 x 512: 15 RAMB18 of 36 x 512), the pool
+    # unit's line buffers 7.5 + 1.
+    assert resources.estimate(HwConfig(tm=16, tn=16)).bram36 == 57 + 57 + 240 + 8.5
+
+
+def test_largest_fit_on_the_boards(capsys):
+    for board in boards.BOARDS.values():
+        fit = resources.largest_fit(board)
+        use = fit.resources.use(board)
+        assert use["lut"] < 0.8 and use["dsp"] < 0.8 and use["bram36"] <= 1
+        nxt = fit.next_up.use(board)
+        assert nxt["lut"] >= 0.8 or nxt["dsp"] >= 0.8 or nxt["bram36"] > 1
+        assert fit.tn & (fit.tn - 1) == 0 and fit.tn <= fit.tn_any < 2 * fit.tn
+    # (LeNet for the GFLOPS line: VGG-16 at 224 x 224, the default, plans for a minute.)
+    assert synth.main(["--fit", "--net", "lenet"]) == 0
+    out = capsys.readouterr().out
+    assert "beyond the current RTL" in out and "zcu102" in out and "lenet training step" in out
+    fit = resources.largest_fit(boards.ZCU102)
+    peak = 2 * fit.tn * fit.tn * 0.1
+    gflops = float(out.split("MAC utilisation: ")[1].split(" GFLOPS")[0])
+    assert 0 < gflops <= peak
+
+
+def test_groups_split_the_instances():
+    # The calibration figures come from a run's per-instance counts; every instance
+    # lands in exactly one group.
+    modules = {"eftrain_top": {"LUT6": 2}, "eftrain_top.u_ctrl": {"LUT6": 5, "DSP48E2": 3},
+               "eftrain_top.u_engine": {"FDRE": 4},
+               "eftrain_top.u_engine.u_compute.u_array.g_lane[0].g_pe[0].u_mul": {"DSP48E2": 2},
+               "eftrain_top.u_merge.g_lane[0].u_add": {"LUT3": 7}}
+    assert resources.groups(modules) == {"array": {"DSP48E2": 2}, "engine": {"FDRE": 4}, "axi": {"LUT3": 7},
+                                         "control": {"LUT6": 7, "DSP48E2": 3}}
