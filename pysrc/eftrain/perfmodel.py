@@ -22,7 +22,7 @@ granularity, with the resources that limit it:
 
 The constants below come from the RTL's pipeline and were checked against ``make bench``
 (cycle-accurate RTL with the DRAM model of tb/bench), which prints the model's error for
-every layer and phase: within 2.2 % on the 33 convolution runs of the VGG-16 set. Pool
+every layer and phase: within 2.9 % on the 33 convolution runs of the VGG-16 set. Pool
 descriptors are modelled as streams at the channel rate, not yet benchmarked.
 """
 

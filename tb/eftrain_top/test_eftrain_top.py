@@ -22,9 +22,9 @@ CONFIGS = {"4x4": (4, 512, 512, 256), "8x8": (8, 1024, 1024, 512)}
 
 
 @pytest.mark.parametrize("config", list(CONFIGS))
-def test_eftrain_top(config, request, seed):
+def test_eftrain_top(config, request, seed, record_property):
     tn, ib_depth, ob_depth, wb_depth = CONFIGS[config]
-    sim.run(
+    test_dir = sim.run(
         top="eftrain_top",
         test_module="eftrain_top_tests",
         module_dir=HERE,
@@ -37,3 +37,6 @@ def test_eftrain_top(config, request, seed):
                    "TIMING_STRESS": os.environ.get("TIMING_STRESS", "")},
         testcase=os.environ.get("TOP_TESTS") or None,
     )
+    # The counts of top_abort_and_soft_reset, printed in pytest's "summaries" section.
+    for line in sim.summary_lines(test_dir):
+        record_property("summary", line)
