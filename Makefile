@@ -63,7 +63,7 @@ bench: $(SETUP) ## Benchmarks: oracle speed; 16x16 core vs the performance model
 	$(PY) -m eftrain.bench_oracle
 	$(PY) tb/bench/run_bench.py $(BENCH_ARGS)
 
-synth: $(SETUP) ## Yosys estimate of the 16x16 core vs the ZCU102 (SYNTH_ARGS='--tn 8', '--fit', '--calibrate'; minutes)
+synth: $(SETUP) ## Yosys estimate of the 16x16 core vs the ZCU102 (SYNTH_ARGS='--tn 8', '--fit', '--calibrate'; ~15 min)
 	$(PY) -m eftrain.synth $(SYNTH_ARGS)
 
 # ---- Vivado (not installed here: these targets run on a workstation that has it) ------
