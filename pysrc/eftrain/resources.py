@@ -48,6 +48,7 @@ from pathlib import Path
 
 from eftrain.boards import Board
 from eftrain.config import HwConfig
+from eftrain.descriptor import POOL_MAX_WO   # the pool unit's line buffers hold the widest output row
 
 #: Block RAM shapes of a RAMB18E2 (width incl. parity, depth). A RAMB36E2 is two of them
 #: (twice the depth, or 512 x 72), so the fewest RAMB18 halves over these shapes is the
@@ -55,9 +56,6 @@ from eftrain.config import HwConfig
 #: RAMB36, 96x512 -> 3 RAMB18, 512x1024 -> 29 RAMB18, 512x2048 -> 57 RAMB18, 32x2048 ->
 #: 2 RAMB36, 128x256 -> 2 RAMB36).
 RAMB18_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
-
-#: The pool unit's line buffers hold the widest output row (eftrain_desc_pkg::POOL_MAX_WO).
-POOL_MAX_WO = 512
 
 #: Instance-path fragments of the AXI-side blocks (everything that is as wide as the AXI bus).
 AXI_SIDE = ("u_dma_rd", "u_dma_wr", "u_upsize", "u_downsize", "u_pool", "u_merge", "u_route")
@@ -132,7 +130,7 @@ def bram36(tm: int, tn: int, ib_depth: int, ob_depth: int, wb_depth: int, axi_bi
 def groups(modules: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
     """Cell counts of the four model groups (array, engine, axi, control) from a synthesis
     run's per-instance counts (``SynthResult.modules``)."""
-    out: dict[str, dict[str, int]] = {g: {} for g in ("array", "engine", "axi", "control")}
+    out: dict[str, dict[str, int]] = {g: {} for g in GROUPS}
     for path, cells in modules.items():
         parts = path.split(".")
         if "u_array" in parts:
@@ -182,12 +180,22 @@ def default_axi_bits(tn: int) -> int:
     return min(512, 32 * tn)
 
 
+def check_axi_bits(axi: int, tn: int, name: str = "AXI data width") -> None:
+    """ValueError (naming the value ``name``) unless ``axi`` is an AXI data width
+    eftrain_top accepts with this TN."""
+    # AXI4 widths are powers of two from 32 to 1024 bits; the top moves whole pixels of
+    # TN words as whole beats, so the beat must divide TN * 32.
+    if axi < 32 or axi > 1024 or axi & (axi - 1):
+        raise ValueError(f"{name} must be a power of two from 32 to 1024 bits, got {axi}")
+    if axi > 32 * tn:
+        raise ValueError(f"{name} ({axi}) must be at most TN * 32 ({32 * tn})")
+
+
 def estimate(cfg: HwConfig, axi_bits: int | None = None) -> Resources:
     """Predicted resources of ``eftrain_top`` with ``cfg`` and an ``axi_bits`` AXI port
     (default :func:`default_axi_bits`)."""
     axi = default_axi_bits(cfg.tn) if axi_bits is None else axi_bits
-    if axi < 32 or axi & (axi - 1) or axi > 32 * cfg.tn:
-        raise ValueError(f"axi_bits must be a power of two from 32 to TN * 32 ({32 * cfg.tn}), got {axi}")
+    check_axi_bits(axi, cfg.tn, "axi_bits")
     return _estimate(cfg.tm, cfg.tn, cfg.ib_depth, cfg.ob_depth, cfg.wb_depth, axi)
 
 

@@ -154,7 +154,7 @@ def parse_ltp(text: str) -> tuple[int, str]:
 def top_parameters(top: str, tn: int = 16, ib_depth: int | None = None, ob_depth: int | None = None,
                    wb_depth: int | None = None, axi_data_width: int | None = None) -> dict[str, int]:
     """RTL parameters of ``top`` for TM = TN = ``tn`` (defaults: :class:`HwConfig`'s depths,
-    the AXI width of :func:`default_axi_width`). ValueError for an unknown top or a
+    the AXI width of :func:`eftrain.resources.default_axi_bits`). ValueError for an unknown top or a
     configuration the RTL does not accept."""
     if top not in rtl_tops():
         raise ValueError(f"unknown top {top!r}; RTL tops: {', '.join(rtl_tops())}")
@@ -168,26 +168,10 @@ def top_parameters(top: str, tn: int = 16, ib_depth: int | None = None, ob_depth
     params = {"TM": cfg.tm, "TN": cfg.tn, "IB_DEPTH": cfg.ib_depth, "OB_DEPTH": cfg.ob_depth,
               "WB_DEPTH": cfg.wb_depth}
     if top == "eftrain_top":
-        axi = default_axi_width(tn) if axi_data_width is None else axi_data_width
-        check_axi_width(axi, tn)
+        axi = resources.default_axi_bits(tn) if axi_data_width is None else axi_data_width
+        resources.check_axi_bits(axi, tn)
         params["AXI_DATA_WIDTH"] = axi
     return params
-
-
-def default_axi_width(tn: int) -> int:
-    """The AXI data width used when none is given: the benchmark's 512 bits, or the
-    engine's TN * 32 when that is narrower (the RTL needs AXI <= TN * 32)."""
-    return min(512, 32 * tn)
-
-
-def check_axi_width(axi: int, tn: int) -> None:
-    """ValueError unless ``axi`` is an AXI data width the top accepts with this TN."""
-    # AXI4 widths are powers of two from 32 to 1024 bits; the top moves whole pixels of
-    # TN words as whole beats, so the beat must divide TN * 32.
-    if axi < 32 or axi > 1024 or axi & (axi - 1):
-        raise ValueError(f"AXI data width must be a power of two from 32 to 1024 bits, got {axi}")
-    if axi > 32 * tn:
-        raise ValueError(f"AXI data width ({axi}) must be at most TN * 32 ({32 * tn})")
 
 
 def run_name(top: str, parameters: dict[str, int]) -> str:
@@ -314,6 +298,13 @@ def synthesize(top: str, parameters: dict[str, int], out_dir: Path, log=print, u
                        modules=modules)
 
 
+def save(result: SynthResult, name: str, **extra) -> Path:
+    """Write ``result`` (and the ``extra`` fields) to build/synth/<name>.json; its path."""
+    out = BUILD / f"{name}.json"
+    out.write_text(json.dumps({**asdict(result), "lut_total": result.lut_total, **extra}, indent=1))
+    return out
+
+
 def report(result: SynthResult, board: boards.Board) -> str:
     """The table of one run against ``board``."""
     rows = [("LUT (logic + memory)", result.lut_total, board.lut), ("FF", result.ff, board.ff),
@@ -400,7 +391,7 @@ def calibrate(out: Path = resources.CALIBRATION_FILE, log=print) -> list[dict]:
         params = top_parameters("eftrain_top", tn, **CALIBRATION_DEPTHS)
         name = run_name("eftrain_top", params)
         result = synthesize("eftrain_top", params, BUILD / name, log=log)
-        (BUILD / f"{name}.json").write_text(json.dumps({**asdict(result), "lut_total": result.lut_total}, indent=1))
+        save(result, name)
         groups = {}
         for group, cells in resources.groups(result.modules).items():
             c = counts(cells)
@@ -452,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
             if not 0 < args.limit <= 1:
                 raise ValueError(f"--limit must be in (0, 1], got {args.limit}")
             axi = 512 if args.axi is None else args.axi
-            check_axi_width(axi, 1024)   # the width alone; each TN caps it at TN * 32
+            resources.check_axi_bits(axi, 1024)   # the width alone; each TN caps it at TN * 32
             from eftrain.planner import NETS
             if args.net not in NETS:
                 raise ValueError(f"--net must be one of {', '.join(NETS)}, got {args.net!r}")
@@ -471,9 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     name = run_name(args.top, params)
     result = synthesize(args.top, params, BUILD / name, units_once=not args.full)
     print(report(result, board))
-    out = BUILD / f"{name}.json"
-    out.write_text(json.dumps({**asdict(result), "lut_total": result.lut_total, "board": board.name}, indent=1))
-    print(f"JSON: {out}")
+    print(f"JSON: {save(result, name, board=board.name)}")
     return 0
 
 
