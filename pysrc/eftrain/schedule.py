@@ -456,11 +456,13 @@ def conv_program(mode: Mode, outer_tiles: int, inner_tiles: int, batch: int,
             yield from blocks(Op.STORE_W, ot)
 
 
-def _schedule_dot(mode: Mode, src, wp, k, stride, pad, geo: _Geometry, rows: int,
-                  outer_tiles: int, inner_tiles: int, cfg: HwConfig) -> _Builder:
-    """FP and BP: one dot-mode loop. FP walks output-channel tiles outside and
-    input-channel tiles inside; BP the reverse (its lanes are the layer's input channels),
-    loading the same weight blocks (mt, nt) that FP loads."""
+def _schedule_program(mode: Mode, src, other, k, stride, pad, geo: _Geometry, rows: int,
+                      outer_tiles: int, inner_tiles: int, cfg: HwConfig) -> _Builder:
+    """The commands and load beats of :func:`conv_program`. ``src`` is the image IB
+    streams (FP, WU: x; BP: dy), ``other`` the padded weights (FP, BP) or dy (WU). FP
+    walks output-channel tiles outside and input-channel tiles inside; BP the reverse
+    (its lanes are the layer's input channels), loading the same weight blocks (mt, nt)
+    that FP loads; WU walks like FP and accumulates dW blocks in WB."""
     tn, kk = cfg.tn, k * k
     (in_h, in_w), out_w = geo.in_hw, geo.out_hw[1]
     out = _Builder(cfg)
@@ -468,22 +470,29 @@ def _schedule_dot(mode: Mode, src, wp, k, stride, pad, geo: _Geometry, rows: int
     for st in conv_program(mode, outer_tiles, inner_tiles, src.shape[0], geo.tiles(rows), kk, cfg.wb_depth):
         if st.op == Op.LOAD_W:
             mt, nt = (st.ot, st.it) if mode == Mode.FP else (st.it, st.ot)
-            out.load(Op.LOAD_W, _w_beats(wp, mt, nt, tn), wb_addr=st.wb)
+            out.load(Op.LOAD_W, _w_beats(other, mt, nt, tn), wb_addr=st.wb)
         elif st.op == Op.LOAD_OUT:
             oh = out.next_ob()
+            if mode == Mode.WU:
+                out.load(Op.LOAD_OUT, _act_beats(other, st.b, st.ot, (st.r0, st.r1), tn), half=oh)
             lo, hi = geo.ib_rows(st.r0, st.r1)
         elif st.op == Op.LOAD_IN:
             ih = out.next_ib()
             out.load(Op.LOAD_IN, _act_beats(src, st.b, st.it, (lo, hi), tn), half=ih)
         elif st.op == Op.COMPUTE:
+            # acc_init: dot mode, the first pass of a tile; WU, the first pass over each
+            # dW block (the batch's first tile).
+            first = (st.b == 0 and st.r0 == 0) if mode == Mode.WU else st.it == 0
             out.compute(
                 mode=mode, k=k, stride=stride, pad=pad, ib_half=ih, ob_half=oh,
                 in_h=in_h, in_w=in_w, ib_row0=lo, ib_rows=hi - lo,
                 out_row0=st.r0, out_rows=st.r1 - st.r0, out_w=out_w, wb_base=st.wb,
-                acc_init=int(st.it == 0), ob_done=int(st.it == inner_tiles - 1), ib_release=1,
+                acc_init=int(first), ob_done=int(st.it == inner_tiles - 1), ib_release=1,
             )
-        else:
+        elif st.op == Op.STORE_OUT:
             out.store(Op.STORE_OUT, (st.r1 - st.r0) * out_w, _OutTile(st.b, st.ot, st.r0, st.r1), half=oh)
+        else:
+            out.store(Op.STORE_W, kk * cfg.tm, _WBlock(st.ot, st.it), wb_addr=st.wb)
     return out
 
 
@@ -497,8 +506,8 @@ def _schedule_fp(where, x, w, stride, pad, cfg, tile_rows):
     geo = _Geometry(Mode.FP, k, stride, pad, (height, width), out_hw)
     rows = geo.choose_rows(where, tile_rows, cfg)
     wp = _pad_channels(_pad_channels(w, 0, tn), 1, tn)
-    out = _schedule_dot(Mode.FP, _pad_channels(x, 1, tn), wp, k, stride, pad, geo, rows,
-                        m_tiles, n_tiles, cfg)
+    out = _schedule_program(Mode.FP, _pad_channels(x, 1, tn), wp, k, stride, pad, geo, rows,
+                            m_tiles, n_tiles, cfg)
     return out, rows, (batch, n_out, *out_hw), (batch, m_tiles * tn, *out_hw)
 
 
@@ -512,42 +521,21 @@ def _schedule_bp(where, dy, w, in_hw, stride, pad, cfg, tile_rows):
     geo = _Geometry(Mode.BP, k, stride, pad, (out_h, out_w), (height, width))
     rows = geo.choose_rows(where, tile_rows, cfg)
     wp = _pad_channels(_pad_channels(w, 0, tn), 1, tn)
-    out = _schedule_dot(Mode.BP, _pad_channels(dy, 1, tn), wp, k, stride, pad, geo, rows,
-                        n_tiles, m_tiles, cfg)
+    out = _schedule_program(Mode.BP, _pad_channels(dy, 1, tn), wp, k, stride, pad, geo, rows,
+                            n_tiles, m_tiles, cfg)
     return out, rows, (batch, n_in, height, width), (batch, n_tiles * tn, height, width)
 
 
 def _schedule_wu(where, x, dy, k, stride, pad, cfg, tile_rows):
-    tn, tm = cfg.tn, cfg.tm
-    batch, n_in, height, width = x.shape
+    tn = cfg.tn
+    _, n_in, height, width = x.shape
     n_out, out_h, out_w = dy.shape[1:]
-    n_tiles, m_tiles, kk = _ceil_div(n_in, tn), _ceil_div(n_out, tn), k * k
+    n_tiles, m_tiles = _ceil_div(n_in, tn), _ceil_div(n_out, tn)
     _check_wb(where, n_tiles, k, cfg, f"WU with N={n_in}")
     geo = _Geometry(Mode.WU, k, stride, pad, (height, width), (out_h, out_w))
     rows = geo.choose_rows(where, tile_rows, cfg)
-    xp = _pad_channels(x, 1, tn)
-    dyp = _pad_channels(dy, 1, tn)
-    out = _Builder(cfg)
-    oh = ih = 0
-    first = True    # the first pass over each block (acc_init): the batch's first tile
-    for st in conv_program(Mode.WU, m_tiles, n_tiles, batch, geo.tiles(rows), kk, cfg.wb_depth):
-        if st.op == Op.LOAD_OUT:
-            oh = out.next_ob()
-            first = st.b == 0 and st.r0 == 0
-            out.load(Op.LOAD_OUT, _act_beats(dyp, st.b, st.ot, (st.r0, st.r1), tn), half=oh)
-            lo, hi = geo.ib_rows(st.r0, st.r1)
-        elif st.op == Op.LOAD_IN:
-            ih = out.next_ib()
-            out.load(Op.LOAD_IN, _act_beats(xp, st.b, st.it, (lo, hi), tn), half=ih)
-        elif st.op == Op.COMPUTE:
-            out.compute(
-                mode=Mode.WU, k=k, stride=stride, pad=pad, ib_half=ih, ob_half=oh,
-                in_h=height, in_w=width, ib_row0=lo, ib_rows=hi - lo,
-                out_row0=st.r0, out_rows=st.r1 - st.r0, out_w=out_w, wb_base=st.wb,
-                acc_init=int(first), ob_done=int(st.it == n_tiles - 1), ib_release=1,
-            )
-        else:
-            out.store(Op.STORE_W, kk * tm, _WBlock(st.ot, st.it), wb_addr=st.wb)
+    out = _schedule_program(Mode.WU, _pad_channels(x, 1, tn), _pad_channels(dy, 1, tn), k, stride, pad, geo,
+                            rows, m_tiles, n_tiles, cfg)
     return out, rows, (n_out, n_in, k, k), (m_tiles * tn, n_tiles * tn, k, k)
 
 
