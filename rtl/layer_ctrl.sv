@@ -314,26 +314,24 @@ module layer_ctrl #(
     unique case (state_q)
       // A weight block: FP/BP load one (WeightLoad, SideW), WU stores its dW (StoreW,
       // SideW; with SGD the same block of w goes to the store merge).
-      WeightLoad, StoreW, SideW: if (!is_wu) begin
-        need_cmd     = 1'b1;
-        need_rd      = 1'b1;
-        cmd.op       = OP_LOAD_W;
-        cmd.wb_addr  = 16'(wb_region(dbl_q, blk_outer[0]) + 32'(blk_inner) * kk_q);
-        cmd.count    = 16'(kk_q * TN);
-        rd_addr      = desc_q.wgt_addr + (64'(blk_mt) * 64'(ng_q) + 64'(blk_nt)) * block_bytes;
-        rd_beats     = 32'(block_bytes / BEAT_BYTES);
-      end else begin
+      WeightLoad, StoreW, SideW: begin
         need_cmd    = 1'b1;
-        need_wr     = 1'b1;
-        cmd.op      = OP_STORE_W;
+        cmd.op      = is_wu ? OP_STORE_W : OP_LOAD_W;
         cmd.wb_addr = 16'(wb_region(dbl_q, blk_outer[0]) + 32'(blk_inner) * kk_q);
         cmd.count   = 16'(kk_q * TN);
-        wr_addr     = desc_q.out_addr + (64'(blk_mt) * 64'(ng_q) + 64'(blk_nt)) * block_bytes;
-        wr_beats    = 32'(block_bytes / BEAT_BYTES);
-        need_rd     = sgd;
-        rd_main     = 1'b0;
-        rd_addr     = desc_q.wgt_addr + (wr_addr - desc_q.out_addr);
-        rd_beats    = wr_beats;
+        if (!is_wu) begin
+          need_rd  = 1'b1;
+          rd_addr  = desc_q.wgt_addr + (64'(blk_mt) * 64'(ng_q) + 64'(blk_nt)) * block_bytes;
+          rd_beats = 32'(block_bytes / BEAT_BYTES);
+        end else begin
+          need_wr  = 1'b1;
+          wr_addr  = desc_q.out_addr + (64'(blk_mt) * 64'(ng_q) + 64'(blk_nt)) * block_bytes;
+          wr_beats = 32'(block_bytes / BEAT_BYTES);
+          need_rd  = sgd;
+          rd_main  = 1'b0;
+          rd_addr  = desc_q.wgt_addr + (wr_addr - desc_q.out_addr);
+          rd_beats = wr_beats;
+        end
       end
       OutLoad: begin
         need_cmd  = 1'b1;
