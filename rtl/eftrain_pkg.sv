@@ -8,9 +8,9 @@
 package eftrain_pkg;
 
   /// Cycles from `valid_i` to `valid_o` of `fp32_mul`.
-  localparam int unsigned FP32_MUL_LATENCY = 2;
+  localparam int unsigned FP32_MUL_LATENCY = 5;
   /// Cycles from `valid_i` to `valid_o` of `fp32_add`.
-  localparam int unsigned FP32_ADD_LATENCY = 3;
+  localparam int unsigned FP32_ADD_LATENCY = 7;
 
   /// pe_array, dot mode: cycles from the multipliers' inputs to the accumulate adder's
   /// inputs (one multiply, log2(tn) tree levels).

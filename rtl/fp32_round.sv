@@ -18,25 +18,27 @@ module fp32_round (
   output logic [31:0]       result_o
 );
 
-  logic              round_up;
-  logic [24:0]       sig_rounded;
-  logic signed [9:0] exp_rounded;
+  // The carry of the rounding increment is known before the increment is: it leaves the
+  // significand only when that is all ones. So the range checks run beside the add
+  // (about six logic levels in all, for the 200 MHz target).
+  logic              round_up, all_ones, carry;
+  logic [30:0]       packed_rounded;
   logic              overflow, underflow, to_min_normal;
-  logic              unused_hidden_bit;  // bit 23 is the implicit leading one
-
-  assign unused_hidden_bit = sig_rounded[23];
 
   always_comb begin
-    round_up    = guard_i & (sticky_i | sig_i[0]);
-    sig_rounded = {1'b0, sig_i} + {24'd0, round_up};
-    // A carry out of the significand leaves it at exactly 2^24: the fraction bits
-    // [22:0] are zero either way, only the exponent moves.
-    exp_rounded = exp_i + {9'd0, sig_rounded[24]};
-    overflow    = exp_rounded >= 10'sd255;
-    underflow   = exp_rounded <= 10'sd0;
+    round_up = guard_i & (sticky_i | sig_i[0]);
+    all_ones = sig_i == 24'hFF_FFFF;
+    carry    = round_up & all_ones;
+    // Exponent field and fraction as one number: a carry out of the fraction (which
+    // leaves it zero) moves into the exponent by itself. Bit 23 of sig_i is the
+    // implicit leading one and is not packed.
+    packed_rounded = {exp_i[7:0], sig_i[22:0]} + 31'(round_up);
+    overflow  = (exp_i >= 10'sd255) || ((exp_i == 10'sd254) && carry);
+    // exp_i = 0 with a carry is the all-ones case below.
+    underflow = exp_i <= 10'sd0;
     // IEEE gradual underflow rounds [2^-126 - 2^-150, 2^-126) up to the smallest normal,
     // which is then kept rather than flushed.
-    to_min_normal = (exp_i == 10'sd0) && (sig_i == 24'hFF_FFFF);
+    to_min_normal = (exp_i == 10'sd0) && all_ones;
 
     if (overflow) begin
       result_o = {sign_i, 8'hFF, 23'd0};
@@ -45,7 +47,7 @@ module fp32_round (
     end else if (underflow) begin
       result_o = {sign_i, 31'd0};
     end else begin
-      result_o = {sign_i, exp_rounded[7:0], sig_rounded[22:0]};
+      result_o = {sign_i, packed_rounded};
     end
   end
 

