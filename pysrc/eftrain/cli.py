@@ -184,7 +184,17 @@ def plan(args: argparse.Namespace) -> int:
         args.parser.error(str(exc))
     result = planner.plan_network(args.net, planner.NETS[args.net](), args.batch, hw, board, dram,
                                   args.clock_mhz, args.axi_bits // 8)
-    print(json.dumps(planner.to_json(result), indent=1) if args.json else planner.report(result))
+    fit = planner.resource_fit(hw, args.axi_bits, board)
+    if args.json:
+        print(json.dumps({**planner.to_json(result), "resources": fit}, indent=1))
+    else:
+        print(planner.report(result))
+        print(planner.fit_report(fit, board))
+    if fit["fits"] is False:
+        # Loud, on stderr too, so a script that reads only the JSON still sees it.
+        print(f"eftrain plan: WARNING: by the resource model, a {hw.tm}x{hw.tn} core does not fit the "
+              f"{board.name} ({', '.join(f'{k} {v:.0%}' for k, v in fit['use'].items() if v > 1)}); "
+              "the figures above are for a core that cannot be built there", file=sys.stderr)
     return 0
 
 

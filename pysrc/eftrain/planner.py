@@ -252,6 +252,34 @@ def report(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+#: EF-Train on the ZCU102 (ACM TODAES 2022): a 16 x 16 fp32 array at 100 MHz, VGG-16
+#: with batch normalisation, 224 x 224, batch 2.
+EF_TRAIN_GFLOPS = 46.99
+
+
+def resource_fit(cfg: HwConfig, axi_bits: int, board: Board) -> dict:
+    """What the resource model (:mod:`eftrain.resources`, calibrated on Yosys runs) says
+    the core of ``cfg`` with an ``axi_bits`` master uses of ``board``: the counts, the
+    fraction of each resource, and ``fits`` (False when any resource is over 100 %)."""
+    from eftrain import resources
+
+    est = resources.estimate(cfg, axi_bits=axi_bits)
+    use = est.use(board)
+    return {"lut": est.lut, "ff": est.ff, "dsp": est.dsp, "bram36": est.bram36, "use": use,
+            "fits": all(v <= 1.0 for v in use.values())}
+
+
+def fit_report(fit: dict, board: Board) -> str:
+    """One paragraph: the resource model's counts against ``board`` and whether they fit."""
+    use = fit["use"]
+    line = (f"resource model on the {board.name}: LUT {fit['lut']:,} ({use['lut']:.1%}), "
+            f"FF {fit['ff']:,} ({use['ff']:.1%}), DSP {fit['dsp']:,} ({use['dsp']:.1%}), "
+            f"BRAM36 {fit['bram36']:g} ({use['bram36']:.1%})")
+    if not fit["fits"]:
+        line += "\n*** DOES NOT FIT: this array cannot be built on this board; the figures above are not reachable ***"
+    return line + f"\n(EF-Train, VGG-16 224x224 batch 2 on the ZCU102, 16x16 at 100 MHz: {EF_TRAIN_GFLOPS} GFLOPS)"
+
+
 def to_json(plan: Plan) -> dict:
     """The plan as plain data (``eftrain plan --json``)."""
     cfg = plan.cfg

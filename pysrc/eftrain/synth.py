@@ -352,8 +352,6 @@ def fit_report(board: boards.Board, fit: resources.Fit, limit: float, axi_bits: 
     return "\n".join(lines)
 
 
-#: EF-Train on the ZCU102 (ACM TODAES 2022): a 16 x 16 fp32 array at 100 MHz.
-EF_TRAIN_GFLOPS = 46.99
 CLOCK_MHZ = 100.0
 
 
@@ -373,7 +371,7 @@ def throughput_line(board: boards.Board, cfg: HwConfig, axi_bits: int, net: str 
     return (f"  {cfg.tm} x {cfg.tn} at {CLOCK_MHZ:g} MHz: peak {peak:.1f} GFLOPS; a {net} training step "
             f"(batch {batch}, FP+BP+WU of the layers that fit) at the performance model's "
             f"{plan.utilisation():.1%} MAC utilisation: {plan.gflops(cycles, macs):.1f} GFLOPS "
-            f"(EF-Train, 16 x 16 on the ZCU102: {EF_TRAIN_GFLOPS})")
+            f"(EF-Train, 16 x 16 on the ZCU102: {planner.EF_TRAIN_GFLOPS})")
 
 
 #: TM = TN of the calibration runs, and their buffer depths (see eftrain.resources).

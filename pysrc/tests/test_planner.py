@@ -124,3 +124,18 @@ def test_dram_rejects_bad_values():
         Dram(latency=-1)
     with pytest.raises(ValueError, match="bytes_per_cycle"):
         Dram(bytes_per_cycle=0)
+
+
+@pytest.mark.parametrize("tn, fits", [(4, True), (32, False)])
+def test_plan_says_whether_the_array_fits_the_board(tn, fits, capsys):
+    """The resource model's verdict is in the table, in the JSON and, when the array does
+    not fit, loudly on stderr (a 32x32 array is over the ZCU102's LUTs and DSPs)."""
+    assert cli.main(["plan", "--net", "lenet", "--batch", "2", "--tn", str(tn), "--axi-bits", "128"]) == 0
+    captured = capsys.readouterr()
+    assert ("DOES NOT FIT" in captured.out) == (not fits)
+    assert ("WARNING" in captured.err) == (not fits)
+    assert "46.99" in captured.out
+    assert cli.main(["plan", "--net", "lenet", "--batch", "2", "--tn", str(tn), "--axi-bits", "128", "--json"]) == 0
+    resources = json.loads(capsys.readouterr().out)["resources"]
+    assert resources["fits"] is fits
+    assert (max(resources["use"].values()) <= 1.0) == fits
