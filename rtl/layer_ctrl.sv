@@ -182,13 +182,17 @@ module layer_ctrl #(
   // ---- validation (eftrain.descriptor.validate, same order) -------------------------
   logic [7:0]  check_code;
   logic [31:0] rows_fit, ib_rows_need, ib_rows_fit, ib_w_fit, blocks_fit, out_h_fit;
+  logic        stride_shift;   // log2(stride) of a valid stride
+  assign stride_shift = desc_q.stride == 4'd2;
   logic [64:0] limit;
 
   // The tile-fit rule (eftrain.descriptor.tile_misfit), one assignment per quantity.
   assign out_h_fit    = 32'(out_h_q);
   assign rows_fit     = (32'(desc_q.tile_rows) < out_h_fit) ? 32'(desc_q.tile_rows) : out_h_fit;
-  assign ib_rows_need = is_bp ? (rows_fit + 32'(desc_q.k) - 32'd1 + 32'(desc_q.stride) - 32'd1) / 32'(desc_q.stride)
-                              : (rows_fit - 32'd1) * 32'(desc_q.stride) + 32'(desc_q.k);
+  // Stride is 1 or 2 by the time this counts (the stride check comes first): a divide or
+  // multiply by it is a shift, not a run-time divider or multiplier.
+  assign ib_rows_need = is_bp ? (rows_fit + 32'(desc_q.k) - 32'd1 + 32'(desc_q.stride) - 32'd1) >> stride_shift
+                              : ((rows_fit - 32'd1) << stride_shift) + 32'(desc_q.k);
   assign ib_rows_fit  = is_bp ? (ib_rows_need > 32'(ho_q) ? 32'(ho_q) : ib_rows_need)
                               : (ib_rows_need > 32'(desc_q.h) ? 32'(desc_q.h) : ib_rows_need);
   assign ib_w_fit     = is_bp ? 32'(wo_q) : 32'(desc_q.w);
@@ -256,7 +260,7 @@ module layer_ctrl #(
   assign side_due = dbl_q && pace_q == '0 && (is_wu ? outer_q != '0 : outer_q != outer_n_q - 16'd1);
   // Rows [lo, hi) of the IB image that output rows [r0, r0 + rows) read
   // (schedule._Geometry.ib_rows), one assignment per step.
-  logic signed [19:0] r0_s, rows_s, pad_s, k_s, stride_s, img_h_s;
+  logic signed [19:0] r0_s, rows_s, pad_s, k_s, img_h_s;
   logic signed [19:0] lo_raw, lo_div, hi_div, lo_clip, hi_clip;
   logic [15:0]        lo_row, hi_row;
   logic               stride2;
@@ -267,14 +271,13 @@ module layer_ctrl #(
   assign rows_s   = $signed({4'd0, tile_rows_d});
   assign pad_s    = $signed({16'd0, desc_q.pad});
   assign k_s      = $signed({16'd0, desc_q.k});
-  assign stride_s = $signed({16'd0, desc_q.stride});
   assign img_h_s  = $signed({4'd0, in_img_h_q});
   assign stride2  = desc_q.stride == 4'd2;
   // BP: dx row y reads dy row (y + pad - i) / s where that is an integer.
-  assign lo_raw  = is_bp ? r0_s + pad_s - k_s + 20'sd1 : r0_s * stride_s - pad_s;
+  assign lo_raw  = is_bp ? r0_s + pad_s - k_s + 20'sd1 : (r0_s <<< (stride2 ? 1 : 0)) - pad_s;
   assign lo_div  = (is_bp && stride2) ? (lo_raw + 20'sd1) >>> 1 : lo_raw;   // ceil(lo_raw / s)
   assign hi_div  = is_bp ? ((r0_s + rows_s - 20'sd1 + pad_s) >>> (stride2 ? 1 : 0)) + 20'sd1
-                         : (r0_s + rows_s - 20'sd1) * stride_s - pad_s + k_s;
+                         : ((r0_s + rows_s - 20'sd1) <<< (stride2 ? 1 : 0)) - pad_s + k_s;
   assign lo_clip = lo_div < 0 ? 20'sd0 : lo_div;
   assign hi_clip = hi_div > img_h_s ? img_h_s : hi_div;
   // No kernel position reaches these rows (stride-2 BP): COMPUTE still needs a full IB
