@@ -155,7 +155,7 @@ module eftrain_top #(
   );
 
   // ---- layer controller -----------------------------------------------------------------
-  logic                      cmd_valid, cmd_ready, engine_idle;
+  logic                      cmd_valid, cmd_ready, engine_idle, ctrl_engine_idle;
   engine_cmd_t               cmd;
   logic                      rd_req_valid, rd_req_ready, wr_req_valid, wr_req_ready;
   logic [AXI_ADDR_WIDTH-1:0] rd_req_addr, wr_req_addr;
@@ -184,7 +184,7 @@ module eftrain_top #(
     .cmd_valid_o     (cmd_valid),
     .cmd_ready_i     (cmd_ready),
     .cmd_o           (cmd),
-    .engine_idle_i   (engine_idle),
+    .engine_idle_i   (ctrl_engine_idle),
     .rd_req_valid_o  (ctrl_rd_req_valid),
     .rd_req_ready_i  (ctrl_rd_req_ready),
     .rd_req_addr_o   (rd_req_addr),
@@ -373,14 +373,36 @@ module eftrain_top #(
   logic mac, stall_load, stall_store, stall_hazard, stall_drain, stat_valid;
   logic [31:0] stat_start, stat_end, stat_macs;
 
+  // The commands reach the engine through a two-entry queue: its ready is a register, so
+  // no path runs from the controller's emission through the dispatcher's hazard checks
+  // and back into the controller's next state. The controller counts the engine idle
+  // only when the queue is empty too.
+  logic        engine_cmd_valid, engine_cmd_ready;
+  engine_cmd_t engine_cmd;
+  logic [1:0]  cmd_queued;
+
+  stream_fifo #(.WIDTH ($bits(engine_cmd_t)), .DEPTH (2)) u_cmd_queue (
+    .clk_i       (clk),
+    .rst_ni      (dp_rst_n),
+    .in_valid_i  (cmd_valid),
+    .in_ready_o  (cmd_ready),
+    .in_data_i   (cmd),
+    .out_valid_o (engine_cmd_valid),
+    .out_ready_i (engine_cmd_ready),
+    .out_data_o  (engine_cmd),
+    .count_o     (cmd_queued)
+  );
+
+  assign ctrl_engine_idle = engine_idle && cmd_queued == '0;
+
   conv_engine #(
     .TM (TM), .TN (TN), .KMAX (KMAX), .IB_DEPTH (IB_DEPTH), .OB_DEPTH (OB_DEPTH), .WB_DEPTH (WB_DEPTH)
   ) u_engine (
     .clk_i              (clk),
     .rst_ni             (dp_rst_n),
-    .cmd_valid_i        (cmd_valid),
-    .cmd_ready_o        (cmd_ready),
-    .cmd_i              (cmd),
+    .cmd_valid_i        (engine_cmd_valid),
+    .cmd_ready_o        (engine_cmd_ready),
+    .cmd_i              (engine_cmd),
     .ld_valid_i         (ld_valid),
     .ld_ready_o         (ld_ready),
     .ld_data_i          (ld_data),
@@ -469,11 +491,18 @@ module eftrain_top #(
     tick[CNT_AXI_WR_BURSTS] = wr_burst;
   end
 
+  // The events are registered before they count: the counters' 64-bit carry chains then
+  // start at a flop instead of extending the engine's issue logic (a counter lags its
+  // event by one cycle, long before software can read it after the interrupt).
+  logic [NUM_COUNTERS-1:0] tick_q;
+
   always_ff @(posedge clk) begin
     if (!rst_n || soft_reset) begin
+      tick_q   <= '0;
       counters <= '0;
     end else begin
-      for (int c = 0; c < NUM_COUNTERS; c++) counters[c] <= counters[c] + 64'(tick[c]);
+      tick_q <= tick;
+      for (int c = 0; c < NUM_COUNTERS; c++) counters[c] <= counters[c] + 64'(tick_q[c]);
     end
   end
 
@@ -483,7 +512,7 @@ module eftrain_top #(
   assert_armed u_armed (.clk_i(clk), .rst_ni(rst_n), .armed_o(armed));
   // The 64-bit performance counters never wrap.
   for (genvar c = 0; c < NUM_COUNTERS; c++) begin : g_counter_check
-    a_counter_no_wrap: assert property (@(posedge clk) disable iff (!armed) tick[c] |-> counters[c] != '1)
+    a_counter_no_wrap: assert property (@(posedge clk) disable iff (!armed) tick_q[c] |-> counters[c] != '1)
       else $error("eftrain_top: counter %0d wrapped", c);
   end
   // Every read beat belongs to a request whose destination is queued.

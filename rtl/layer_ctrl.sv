@@ -92,7 +92,9 @@ module layer_ctrl #(
     Fetch,      // request the descriptor
     FetchData,  // collect its beats
     Derive,     // compute the layer's derived sizes
-    Check,      // validate: first failing rule wins
+    Ends,       // the end address of every tensor (for the range rule)
+    Rules,      // evaluate the validation rules (first failing rule wins) into a register
+    Check,      // act on the verdict: stop with its code, or start the loops
     Count,      // count the row tiles (the pace of a double-buffered WB)
     WeightLoad, // FP/BP: LOAD_W of every block of this outer tile
     Tile,       // geometry of the next row tile
@@ -199,6 +201,11 @@ module layer_ctrl #(
   assign blocks_fit   = is_bp ? 32'(mg_q) : 32'(ng_q);
   assign limit        = 65'd1 << AXI_ADDR_WIDTH;
 
+  // The checks take three registered cycles (Derive, Ends, Rules), so that no path runs
+  // from the descriptor through a 64-bit sum, a compare and the rule priority at once.
+  logic [64:0] in_end_q, out_end_q, wgt_end_q, aux_end_q;
+  logic [7:0]  check_code_q;
+
   // Tensors each opcode uses beyond in_addr and out_addr (Descriptor.tensors).
   logic uses_wgt, uses_aux;
   assign uses_wgt = is_fp || is_bp || (is_wu && sgd);
@@ -232,12 +239,10 @@ module layer_ctrl #(
     else if (desc_q.in_addr[5:0] != '0 || desc_q.out_addr[5:0] != '0
              || (uses_wgt && desc_q.wgt_addr[5:0] != '0) || (uses_aux && desc_q.aux_addr[5:0] != '0))
                                                                 check_code = ERR_UNALIGNED_ADDRESS;
-    else if (65'(desc_q.in_addr) + 65'(act_in_bytes_q) > limit
-             || 65'(desc_q.out_addr) + 65'(is_wu ? wgt_bytes_q : act_out_bytes_q) > limit
-             || (uses_wgt && 65'(desc_q.wgt_addr) + 65'(wgt_bytes_q) > limit)
-             || (uses_aux && 65'(desc_q.aux_addr) + 65'(act_aux_bytes_q) > limit))
-                                                                check_code = ERR_ADDRESS_RANGE;
+    else if (in_end_q > limit || out_end_q > limit || (uses_wgt && wgt_end_q > limit)
+             || (uses_aux && aux_end_q > limit))                check_code = ERR_ADDRESS_RANGE;
   end
+
 
   // ---- loop counters and the tile geometry -------------------------------------------
   logic [15:0] outer_q, inner_q, b_q, r0_q, tile_rows_q, lo_q, hi_q, tile_rows_d;
@@ -642,12 +647,23 @@ module layer_ctrl #(
                                                      : act_bytes(desc_q.batch, desc_q.m, 16'(ho_s), 16'(wo_s));
             wgt_bytes_q     <= 64'(groups(desc_q.m)) * 64'(groups(desc_q.n))
                                * 64'(desc_q.k) * 64'(desc_q.k) * 64'(TN * TN * 4);
-            state_q         <= Check;
+            state_q         <= Ends;
+          end
+          Ends: begin
+            in_end_q  <= 65'(desc_q.in_addr) + 65'(act_in_bytes_q);
+            out_end_q <= 65'(desc_q.out_addr) + 65'(is_wu ? wgt_bytes_q : act_out_bytes_q);
+            wgt_end_q <= 65'(desc_q.wgt_addr) + 65'(wgt_bytes_q);
+            aux_end_q <= 65'(desc_q.aux_addr) + 65'(act_aux_bytes_q);
+            state_q   <= Rules;
+          end
+          Rules: begin
+            check_code_q <= check_code;
+            state_q      <= Check;
           end
           // Validate; then start the loops.
           Check: begin
-            if (check_code != ERR_NONE) begin
-              finish(check_code);
+            if (check_code_q != ERR_NONE) begin
+              finish(check_code_q);
             end else begin
               rows_q    <= 32'(desc_q.tile_rows) < 32'(out_h_q) ? desc_q.tile_rows : out_h_q;
               outer_q   <= '0;

@@ -36,7 +36,7 @@ from eftrain.descriptor import Descriptor, Opcode, out_hw
 from eftrain.rtl_sources import package_constants
 
 # Overheads (cycles); checked with `make bench` at TM = TN = 16 (see README, "Performance").
-FETCH_CYCLES = 12        # descriptor fetch and checks, after the DRAM latency
+FETCH_CYCLES = 14        # descriptor fetch and checks (over three cycles), after the DRAM latency
 COMPUTE_GAP = 2          # between two COMPUTE commands of the array
 WRITE_BACK_CYCLES = 3    # beyond the array's latency: the OB read before, the write after
 # The fp32 latencies, from the one definition (rtl/eftrain_pkg.sv).

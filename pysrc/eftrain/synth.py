@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -72,9 +73,12 @@ class SynthResult:
     dsp: int                 # DSP48E2
     bram36: float            # RAMB36E2 + RAMB18E2 / 2
     carry: int               # CARRY4 / CARRY8
-    logic_levels: int        # cells on the longest path between flops, DSPs, RAMs and I/O
+    logic_levels: int        # cells on the longest path between flops, DSPs, RAMs and I/O (ltp)
     path_start: str          # the net the longest path starts from (a flop output)
     seconds: float
+    levels: int = 0          # longest path counted as Vivado does: a CARRY8 per 8 bits of carry chain
+    levels_path: str = ""    # the instances of the first and last cell of that path
+    levels_cells: list[str] = field(default_factory=list)   # every cell of it: "<instance> <type>"
     units_once: bool = False  # the fp32 units were synthesised once and counted per instance
     cells: dict[str, int] = field(default_factory=dict)                  # every cell type, whole design
     modules: dict[str, dict[str, int]] = field(default_factory=dict)     # instance path -> its own cells
@@ -151,6 +155,67 @@ def parse_ltp(text: str) -> tuple[int, str]:
     return best
 
 
+#: Logic levels per cell on a path, as Vivado reports them on UltraScale+: a LUT or a
+#: wide-function mux is one level; a carry chain is one level per CARRY8. Yosys maps
+#: carry chains onto CARRY4 cells (it has no CARRY8), so each counts half.
+LEVEL_WEIGHTS = {**{f"LUT{i}": 1.0 for i in range(1, 7)}, "MUXF7": 1.0, "MUXF8": 1.0, "MUXF9": 1.0,
+                 "CARRY4": 0.5, "GND": 0.0, "VCC": 0.0}
+
+
+def carry8_levels(netlist: dict) -> tuple[int, list[str]]:
+    """The longest path of a netlist cut at its flops, DSPs and RAMs (Yosys' write_json
+    of the one flattened module), with levels weighted by :data:`LEVEL_WEIGHTS` and
+    rounded up; and the cells on it, first to last. ``ltp`` counts every cell as one
+    level, so a 64-bit counter (16 CARRY4) is 17 levels there and 9 (8 CARRY8 and a
+    LUT) in Vivado's report."""
+    tops = [m for m in netlist["modules"].values() if int(m.get("attributes", {}).get("top", "0"), 2)]
+    if len(tops) != 1:
+        raise RuntimeError(f"expected one top module in the path netlist, found {len(tops)}")
+    module = tops[0]
+    drivers: dict[int, str] = {}
+    inputs: dict[str, list[int]] = {}
+    for name, cell in module["cells"].items():
+        ins = []
+        for port, bits in cell["connections"].items():
+            direction = cell.get("port_directions", {}).get(port, "input")
+            for bit in bits:
+                if isinstance(bit, int):
+                    (ins if direction == "input" else []).append(bit)
+                    if direction == "output":
+                        drivers[bit] = name
+        inputs[name] = ins
+    cells = module["cells"]
+    weight = {name: LEVEL_WEIGHTS.get(cell["type"], 1.0) for name, cell in cells.items()}
+    preds = {name: sorted({drivers[b] for b in bits if b in drivers} - {name}) for name, bits in inputs.items()}
+    # Longest path by depth-first search with memoisation (the cut netlist is acyclic).
+    best: dict[str, tuple[float, str | None]] = {}
+    for root in cells:
+        if root in best:
+            continue
+        stack = [(root, 0)]
+        while stack:
+            name, i = stack.pop()
+            ps = preds[name]
+            if i < len(ps):
+                stack.append((name, i + 1))
+                if ps[i] not in best:
+                    stack.append((ps[i], 0))
+                continue
+            arrival, via = 0.0, None
+            for q in ps:
+                if best[q][0] > arrival:
+                    arrival, via = best[q][0], q
+            best[name] = (arrival + weight[name], via)
+    if not best:
+        return 0, []
+    end = max(best, key=lambda n: best[n][0])
+    path, name = [], end
+    while name is not None:
+        path.append(name)
+        name = best[name][1]
+    return math.ceil(best[end][0] - 1e-9), path[::-1]
+
+
 def top_parameters(top: str, tn: int = 16, ib_depth: int | None = None, ob_depth: int | None = None,
                    wb_depth: int | None = None, axi_data_width: int | None = None) -> dict[str, int]:
     """RTL parameters of ``top`` for TM = TN = ``tn`` (defaults: :class:`HwConfig`'s depths,
@@ -213,13 +278,15 @@ def script(top: str, parameters: dict[str, int], out_dir: Path, blackbox: tuple[
             "flatten\n"
             "delete t:FD* t:DSP48E2 t:RAMB* t:RAM* t:SRL* t:IBUF t:OBUF t:BUFG*"
             + "".join(f" t:{m} t:{m}$*" for m in blackbox) + "\n"
-            f"tee -q -o {out_dir / 'ltp.txt'} ltp\n")
+            f"tee -q -o {out_dir / 'ltp.txt'} ltp\n"
+            # The same cut netlist for levels counted as Vivado counts them (see carry8_levels).
+            f"write_json {out_dir / 'paths.json'}\n")
 
 
 def _run(script_text: str, out_dir: Path, label: str, log) -> float:
     """Run one Yosys script in ``out_dir``, reporting its stages; the seconds it took."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("stat.txt", "ltp.txt"):
+    for stale in ("stat.txt", "ltp.txt", "paths.json"):
         (out_dir / stale).unlink(missing_ok=True)
     (out_dir / "synth.ys").write_text(script_text)
     log_path = out_dir / "yosys.log"
@@ -273,6 +340,14 @@ def synthesize(top: str, parameters: dict[str, int], out_dir: Path, log=print, u
                    log)
     cells, modules = parse_stat((out_dir / "stat.txt").read_text())
     levels, path_start = parse_ltp((out_dir / "ltp.txt").read_text())
+    paths = out_dir / "paths.json"
+    netlist = json.loads(paths.read_text())
+    levels8, cells8 = carry8_levels(netlist)
+    paths.unlink()   # large at 16 x 16; the run's figures are what is kept
+    levels8_path = f"{_cell_label(cells8[0])} -> {_cell_label(cells8[-1])}" if cells8 else ""
+    top_cells = next(m for m in netlist["modules"].values() if int(m.get("attributes", {}).get("top", "0"), 2))["cells"]
+    levels8_cells = [f"{_cell_label(c)} {top_cells[c]['type']}" for c in cells8]
+    del netlist, top_cells
     for unit in blackbox:
         boxes = [c for c in cells if c == unit or c.startswith(unit + "$")]
         if not boxes:
@@ -288,14 +363,26 @@ def synthesize(top: str, parameters: dict[str, int], out_dir: Path, log=print, u
             modules[box.split("$", 1)[1] if "$" in box else box] = dict(own)
         if u.logic_levels > levels:
             levels, path_start = u.logic_levels, f"{unit}: {u.path_start}"
+        if u.levels > levels8:
+            levels8, levels8_path = u.levels, f"{unit}: {u.levels_path}"
+            levels8_cells = [f"{unit}: {c}" for c in u.levels_cells]
     for own_cells in modules.values():   # the boxes were listed as cells of their parents
         for box in [c for c in own_cells if c.split("$", 1)[0] in blackbox]:
             del own_cells[box]
     c = counts(cells)
     return SynthResult(top=top, parameters=dict(parameters), lut=c["lut"], lut_memory=c["lut_memory"], ff=c["ff"],
                        dsp=c["dsp"], bram36=c["bram36"], carry=c["carry"], logic_levels=levels,
-                       path_start=path_start, seconds=seconds, units_once=bool(blackbox), cells=cells,
-                       modules=modules)
+                       path_start=path_start, levels=levels8, levels_path=levels8_path,
+                       levels_cells=levels8_cells, seconds=seconds,
+                       units_once=bool(blackbox), cells=cells, modules=modules)
+
+
+def _cell_label(name: str) -> str:
+    """A flattened cell name shortened to its instance path (Yosys' generated suffixes
+    dropped): ``$flatten\\u_ctrl.$abc$123$lut$...`` -> ``u_ctrl``."""
+    parts = [p.lstrip("\\") for p in name.removeprefix("$flatten").split(".")]
+    path = ".".join(p for p in parts if p and "$" not in p)
+    return path or "(top level)"
 
 
 def save(result: SynthResult, name: str, **extra) -> Path:
@@ -316,7 +403,10 @@ def report(result: SynthResult, board: boards.Board) -> str:
         shown = f"{used:10,.1f}" if isinstance(used, float) else f"{used:10,d}"
         lines.append(f"{name:22s} {shown} {total:10,d} {100 * used / total:6.1f}%")
     lines.append(f"  of the LUTs: {result.lut:,} logic, {result.lut_memory:,} distributed RAM and shift registers")
-    lines.append(f"logic levels (longest path between flops): {result.logic_levels}, from {result.path_start}")
+    lines.append(f"logic levels (longest path between flops), Yosys ltp (a level per CARRY4): "
+                 f"{result.logic_levels}, from {result.path_start}")
+    lines.append(f"logic levels as Vivado counts them (a level per CARRY8): {result.levels}, "
+                 f"{result.levels_path}")
     lines.append(f"yosys time: {result.seconds:.0f} s"
                  + (f" ({' and '.join(UNITS)} synthesised once, counted per instance)" if result.units_once else ""))
     return "\n".join(lines)

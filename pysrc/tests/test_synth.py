@@ -19,6 +19,8 @@ def test_yosys_maps_the_fp32_multiplier():
     assert result.ff >= 33
     assert result.bram36 == 0
     assert result.logic_levels > 1
+    # Counted with a level per CARRY8 a path is never longer than ltp's (a level per cell).
+    assert 1 <= result.levels <= result.logic_levels
     assert sum(result.cells.get(f"LUT{k}", 0) for k in range(1, 7)) == result.lut
     assert "fp32_mul" in result.modules
     # One progress line per stage: the SystemVerilog front end, then synth_xilinx's steps.
@@ -83,6 +85,28 @@ def test_parsers():
         synth.parse_ltp("nothing")
     with pytest.raises(RuntimeError, match="no statistics"):
         synth.parse_stat("nothing")
+
+
+def _cell(kind: str, ins: list[int], outs: list[int]) -> dict:
+    ports = {f"I{i}": [b] for i, b in enumerate(ins)} | {f"O{i}": [b] for i, b in enumerate(outs)}
+    return {"type": kind, "connections": ports,
+            "port_directions": {p: "input" if p.startswith("I") else "output" for p in ports}}
+
+
+def test_carry8_levels():
+    # A LUT, a chain of four CARRY4 (two CARRY8), a LUT: 4 levels as Vivado counts them
+    # (ltp would say 6); a shorter side path of three LUTs does not win.
+    cells = {"a": _cell("LUT2", [1, 2], [3]), "c0": _cell("CARRY4", [3], [4]), "c1": _cell("CARRY4", [4], [5]),
+             "c2": _cell("CARRY4", [5], [6]), "c3": _cell("CARRY4", [6], [7]), "z": _cell("LUT3", [7, 2, 8], [9]),
+             "s0": _cell("LUT1", [1], [10]), "s1": _cell("LUT1", [10], [11]), "s2": _cell("LUT1", [11], [12]),
+             "k": _cell("GND", [], [8])}
+    netlist = {"modules": {"LUT2": {"attributes": {}, "cells": {}},
+                           "top": {"attributes": {"top": "1"}, "cells": cells}}}
+    assert synth.carry8_levels(netlist) == (4, ["a", "c0", "c1", "c2", "c3", "z"])
+    # One CARRY4 alone still counts a whole level (rounded up).
+    single = {"modules": {"top": {"attributes": {"top": "1"},
+                                  "cells": {"a": _cell("LUT2", [1], [2]), "c": _cell("CARRY4", [2], [3])}}}}
+    assert synth.carry8_levels(single)[0] == 2
 
 
 def test_parameters_and_names():
