@@ -20,7 +20,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 	@echo "  knobs: SEED=<n>|random  TEST=<pytest node id>  JOBS=<n>  FP32_RANDOM=<pairs>"
-	@echo "  FPGA:  BOARD=zcu102|zcu104 (default zcu102)  PL_CLK_MHZ=<MHz> (default 100)  VIVADO=<path>"
+	@echo "  FPGA:  BOARD=zcu102|zcu104 (default zcu102)  PL_CLK_MHZ=<MHz> (default: fpga/common/integration.tcl)  VIVADO=<path>"
 
 $(SETUP): requirements.txt pyproject.toml scripts/setup_env.py
 	$(PYTHON) -m venv $(VENV)
@@ -69,7 +69,7 @@ synth: $(SETUP) ## Yosys estimate of the 16x16 core vs the ZCU102 (SYNTH_ARGS='-
 # ---- Vivado (not installed here: these targets run on a workstation that has it) ------
 VIVADO     ?= vivado
 BOARD      ?= zcu102
-PL_CLK_MHZ ?= 100
+PL_CLK_MHZ ?=
 BOARDS     := zcu102 zcu104
 VIVADO_RUN  = mkdir -p build/vivado && $(VIVADO) -mode batch -notrace -log build/vivado/$(VIVADO_STEP).log \
               -journal build/vivado/$(VIVADO_STEP).jou
@@ -87,11 +87,11 @@ vivado-check:
 ip: vivado-check ## Package the core as Vivado IP in build/ip/eftrain (needs vivado)
 	$(VIVADO_RUN) -source fpga/package_ip.tcl
 
-project: vivado-check ip ## Create the Vivado project: make project BOARD=zcu102|zcu104 [PL_CLK_MHZ=100]
-	$(VIVADO_RUN) -source fpga/$(BOARD)/create_project.tcl -tclargs --pl-clk-mhz $(PL_CLK_MHZ)
+project: vivado-check ip ## Create the Vivado project: make project BOARD=zcu102|zcu104 [PL_CLK_MHZ=<MHz>]
+	$(VIVADO_RUN) -source fpga/$(BOARD)/create_project.tcl $(if $(PL_CLK_MHZ),-tclargs --pl-clk-mhz $(PL_CLK_MHZ))
 
 bitstream: vivado-check ## Synthesis, implementation, bitstream and XSA: make bitstream BOARD=... (needs vivado)
-	@test -f build/vivado/$(BOARD)/eftrain_$(BOARD).xpr || $(MAKE) --no-print-directory project BOARD=$(BOARD) PL_CLK_MHZ=$(PL_CLK_MHZ)
+	@test -f build/vivado/$(BOARD)/eftrain_$(BOARD).xpr || $(MAKE) --no-print-directory project BOARD=$(BOARD) $(if $(PL_CLK_MHZ),PL_CLK_MHZ=$(PL_CLK_MHZ))
 	$(VIVADO_RUN) -source fpga/$(BOARD)/build.tcl -tclargs --steps synth,impl,bitstream
 
 clean: ## Remove build products (keeps .venv)

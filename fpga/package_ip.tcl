@@ -138,10 +138,10 @@ foreach entry $eftrain::csr_registers {
 set parameters {
   {TN "Array size TN (= TM)" "TN x TN multipliers and adders and TN channels per DRAM channel group; TN * 32 must be at least the AXI data width." {list 2 4 8 16 32}}
   {KMAX "Largest kernel" "Largest kernel size a descriptor may use." {range 3 7}}
-  {IB_DEPTH "Input buffer depth" "Pixels per half of the input buffer (TN words each)." {range 1 65535}}
-  {OB_DEPTH "Output buffer depth" "Pixels per half of the output buffer (TN words each)." {range 1 65535}}
+  {IB_DEPTH "Input buffer depth" "Pixels per half of the input buffer (TN words each)." {range 2 65535}}
+  {OB_DEPTH "Output buffer depth" "Pixels per half of the output buffer (TN words each)." {range 2 65535}}
   {WB_DEPTH "Weight buffer depth" "Kernel-position entries of the weight buffer (TN x TN words each)." {range 2 65535}}
-  {AXI_DATA_WIDTH "AXI data width" "m_axi data width in bits; the Zynq UltraScale+ HP ports take up to 128." {list 32 64 128}}
+  {AXI_DATA_WIDTH "AXI data width" "m_axi data width in bits, at most TN * 32 (the core refuses to elaborate otherwise); a SmartConnect converts it to an HP port's 128 bits and clock (fpga/common/block_design.tcl)." {list 32 64 128 256 512}}
   {AXI_ADDR_WIDTH "AXI address width" "m_axi address width in bits (40 reaches every DDR aperture of the MPSoC)." {range 32 64}}
   {AXI_ID_WIDTH "AXI ID width" "m_axi ID width in bits." {range 1 16}}
 }

@@ -4,18 +4,19 @@
 # Run through a board's entry script, which sets `eftrain_board`:
 #   vivado -mode batch -source fpga/zcu102/create_project.tcl [-tclargs --pl-clk-mhz 100]
 #   (or `make project BOARD=zcu102 [PL_CLK_MHZ=100]`)
-# Options: --pl-clk-mhz (PL clock, default 100), --ip-repo (the packaged core's
+# Options: --pl-clk-mhz (PL clock, default the core clock of integration.tcl, 100), --ip-repo (the packaged core's
 # repository, default build/ip), --project-dir (default build/vivado/<board>).
 # The project is build/vivado/<board>/eftrain_<board>.xpr; build with fpga/<board>/build.tcl.
 
 set common_dir [file dirname [file normalize [info script]]]
 source [file join $common_dir util.tcl]
+source [file join $common_dir integration.tcl]
 source [file join $common_dir block_design.tcl]
 
 set board [eftrain::board_settings $eftrain_board]
 set name [dict get $board name]
 set options [eftrain::parse_options $argv [dict create \
-  pl-clk-mhz  100 \
+  pl-clk-mhz  $eftrain::core_clock_mhz \
   ip-repo     [file join $eftrain::repo_dir build ip] \
   project-dir [eftrain::project_dir $name] \
 ]]
@@ -45,7 +46,7 @@ if {[get_ipdefs -quiet [eftrain::ip_vlnv]] eq ""} {
   error "eftrain: the IP catalog of $ip_repo has no [eftrain::ip_vlnv]: repackage with `make ip`"
 }
 
-set design [eftrain::create_block_design eftrain_bd $pl_clk_mhz]
+set design [eftrain::create_block_design eftrain_bd $pl_clk_mhz $name]
 set bd_file [get_files eftrain_bd.bd]
 generate_target all $bd_file
 add_files -norecurse [make_wrapper -files $bd_file -top]

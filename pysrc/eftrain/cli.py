@@ -168,13 +168,17 @@ def _add_train_parser(sub) -> None:
 def plan(args: argparse.Namespace) -> int:
     import json
 
-    from eftrain import boards, planner
+    from eftrain import boards, integration, planner
     from eftrain.perfmodel import Dram
 
     try:
         board = boards.board(args.board)
-        hw = HwConfig(tm=args.tn, tn=args.tn, kmax=args.kmax, ib_depth=args.ib_depth,
+        # Defaults: the core of the board's block design (eftrain.integration).
+        tn = integration.array_size(board) if args.tn is None else args.tn
+        hw = HwConfig(tm=tn, tn=tn, kmax=args.kmax, ib_depth=args.ib_depth,
                       ob_depth=args.ob_depth, wb_depth=args.wb_depth)
+        if args.axi_bits is None:
+            args.axi_bits = integration.axi_bits(hw.tn)
         if args.axi_bits % 32 or not 32 <= args.axi_bits <= 32 * hw.tn:
             raise ValueError(f"--axi-bits must be a multiple of 32 in 32..{32 * hw.tn} (TN * 32), "
                              f"got {args.axi_bits}")
@@ -190,16 +194,17 @@ def plan(args: argparse.Namespace) -> int:
     else:
         print(planner.report(result))
         print(planner.fit_report(fit, board))
-    if fit["fits"] is False:
+    verdict = planner.fit_verdict(fit)
+    if verdict:
         # Loud, on stderr too, so a script that reads only the JSON still sees it.
-        print(f"eftrain plan: WARNING: by the resource model, a {hw.tm}x{hw.tn} core does not fit the "
-              f"{board.name} ({', '.join(f'{k} {v:.0%}' for k, v in fit['use'].items() if v > 1)}); "
-              "the figures above are for a core that cannot be built there", file=sys.stderr)
+        print(f"eftrain plan: WARNING: by the resource model, a {hw.tm}x{hw.tn} core is {verdict} "
+              f"on the {board.name}; the figures above are for a core that cannot be built there",
+              file=sys.stderr)
     return 0
 
 
 def _add_plan_parser(sub) -> None:
-    from eftrain import boards, planner
+    from eftrain import boards, integration, planner
 
     p = sub.add_parser(
         "plan", help="tiling, predicted cycles, MAC utilisation and GFLOPS of a training step",
@@ -211,13 +216,15 @@ def _add_plan_parser(sub) -> None:
     p.add_argument("--net", choices=sorted(planner.NETS), default="vgg16-cifar", help="network")
     p.add_argument("--board", choices=sorted(boards.BOARDS), default="zcu102", help="board")
     p.add_argument("--batch", type=_positive_int, default=16, help="images per training step")
-    p.add_argument("--tn", type=_positive_int, default=16, help="array size TM = TN")
+    p.add_argument("--tn", type=_positive_int, default=None,
+                   help="array size TM = TN (default: the board's block design, the largest array that fits)")
     p.add_argument("--kmax", type=_positive_int, default=5, help="largest kernel (KMAX)")
     p.add_argument("--ib-depth", type=_positive_int, default=2048, help="input buffer pixels per half")
     p.add_argument("--ob-depth", type=_positive_int, default=2048, help="output buffer pixels per half")
     p.add_argument("--wb-depth", type=_positive_int, default=1024, help="weight buffer entries")
-    p.add_argument("--axi-bits", type=_positive_int, default=512, help="AXI data width of the core")
-    p.add_argument("--clock-mhz", type=_positive_float, default=100.0, help="core clock")
+    p.add_argument("--axi-bits", type=_positive_int, default=None,
+                   help="AXI data width of the core (default: the block design's, TN * 32 up to 512)")
+    p.add_argument("--clock-mhz", type=_positive_float, default=integration.CORE_CLOCK_MHZ, help="core clock")
     p.add_argument("--dram-latency", type=_non_negative_int, default=30,
                    help="DRAM latency, core cycles from address to first data")
     p.add_argument("--dram-bytes-per-cycle", type=_positive_float, default=None,

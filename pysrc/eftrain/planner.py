@@ -260,13 +260,28 @@ EF_TRAIN_GFLOPS = 46.99
 def resource_fit(cfg: HwConfig, axi_bits: int, board: Board) -> dict:
     """What the resource model (:mod:`eftrain.resources`, calibrated on Yosys runs) says
     the core of ``cfg`` with an ``axi_bits`` master uses of ``board``: the counts, the
-    fraction of each resource, and ``fits`` (False when any resource is over 100 %)."""
-    from eftrain import resources
+    fraction of each resource, ``fits`` (no resource over 100 %) and ``buildable``
+    (LUTs and DSPs under the integration's limit, :data:`eftrain.integration.FIT_LIMIT`,
+    which leaves room for routing; block RAMs fitting)."""
+    from eftrain import integration, resources
 
     est = resources.estimate(cfg, axi_bits=axi_bits)
     use = est.use(board)
     return {"lut": est.lut, "ff": est.ff, "dsp": est.dsp, "bram36": est.bram36, "use": use,
-            "fits": all(v <= 1.0 for v in use.values())}
+            "limit": integration.FIT_LIMIT, "fits": all(v <= 1.0 for v in use.values()),
+            "buildable": use["lut"] < integration.FIT_LIMIT and use["dsp"] < integration.FIT_LIMIT
+            and use["bram36"] <= 1.0}
+
+
+def fit_verdict(fit: dict) -> str | None:
+    """None for a buildable core, else why not, in one line."""
+    if not fit["fits"]:
+        over = ", ".join(f"{k} {v:.0%}" for k, v in fit["use"].items() if v > 1)
+        return f"DOES NOT FIT the board ({over})"
+    if not fit["buildable"]:
+        over = ", ".join(f"{k} {fit['use'][k]:.0%}" for k in ("lut", "dsp") if fit["use"][k] >= fit["limit"])
+        return f"over the {fit['limit']:.0%} of LUTs and DSPs a core can use and still route ({over})"
+    return None
 
 
 def fit_report(fit: dict, board: Board) -> str:
@@ -275,8 +290,9 @@ def fit_report(fit: dict, board: Board) -> str:
     line = (f"resource model on the {board.name}: LUT {fit['lut']:,} ({use['lut']:.1%}), "
             f"FF {fit['ff']:,} ({use['ff']:.1%}), DSP {fit['dsp']:,} ({use['dsp']:.1%}), "
             f"BRAM36 {fit['bram36']:g} ({use['bram36']:.1%})")
-    if not fit["fits"]:
-        line += "\n*** DOES NOT FIT: this array cannot be built on this board; the figures above are not reachable ***"
+    verdict = fit_verdict(fit)
+    if verdict:
+        line += f"\n*** {verdict}: this array cannot be built on this board; the figures above are not reachable ***"
     return line + f"\n(EF-Train, VGG-16 224x224 batch 2 on the ZCU102, 16x16 at 100 MHz: {EF_TRAIN_GFLOPS} GFLOPS)"
 
 

@@ -442,7 +442,6 @@ def fit_report(board: boards.Board, fit: resources.Fit, limit: float, axi_bits: 
     return "\n".join(lines)
 
 
-CLOCK_MHZ = 100.0
 
 
 def throughput_line(board: boards.Board, cfg: HwConfig, axi_bits: int, net: str = "vgg16", batch: int = 2) -> str:
@@ -452,6 +451,7 @@ def throughput_line(board: boards.Board, cfg: HwConfig, axi_bits: int, net: str 
     model, whose error against the cycle-accurate RTL `make bench` reports; next to
     EF-Train's figure, measured on VGG-16 at 224 x 224, batch 2."""
     from eftrain import planner
+    from eftrain.integration import CORE_CLOCK_MHZ as CLOCK_MHZ
     from eftrain.perfmodel import Dram
 
     dram = Dram(bytes_per_cycle=board.dram_bytes_per_cycle(CLOCK_MHZ))

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from eftrain import HwConfig, boards, cli, planner
+from eftrain import HwConfig, boards, cli, integration, planner
 from eftrain import descriptor as dsc
 from eftrain.descriptor import Descriptor, Opcode
 from eftrain.perfmodel import Dram, predict
@@ -126,16 +126,35 @@ def test_dram_rejects_bad_values():
         Dram(bytes_per_cycle=0)
 
 
-@pytest.mark.parametrize("tn, fits", [(4, True), (32, False)])
-def test_plan_says_whether_the_array_fits_the_board(tn, fits, capsys):
-    """The resource model's verdict is in the table, in the JSON and, when the array does
-    not fit, loudly on stderr (a 32x32 array is over the ZCU102's LUTs and DSPs)."""
+@pytest.mark.parametrize("tn, fits, buildable", [(4, True, True), (32, False, False)])
+def test_plan_says_whether_the_array_fits_the_board(tn, fits, buildable, capsys):
+    """The resource model's verdict is in the table, in the JSON and, when the array cannot
+    be built, loudly on stderr (a 32x32 array is over the ZCU102's LUTs and DSPs)."""
     assert cli.main(["plan", "--net", "lenet", "--batch", "2", "--tn", str(tn), "--axi-bits", "128"]) == 0
     captured = capsys.readouterr()
     assert ("DOES NOT FIT" in captured.out) == (not fits)
-    assert ("WARNING" in captured.err) == (not fits)
+    assert ("WARNING" in captured.err) == (not buildable)
     assert "46.99" in captured.out
     assert cli.main(["plan", "--net", "lenet", "--batch", "2", "--tn", str(tn), "--axi-bits", "128", "--json"]) == 0
     resources = json.loads(capsys.readouterr().out)["resources"]
-    assert resources["fits"] is fits
+    assert (resources["fits"], resources["buildable"]) == (fits, buildable)
     assert (max(resources["use"].values()) <= 1.0) == fits
+
+
+def test_plan_warns_over_the_routing_limit():
+    """Under 100 % but over the integration's limit is not buildable either."""
+    fit = {"use": {"lut": 0.9, "ff": 0.2, "dsp": 0.3, "bram36": 0.4}, "limit": 0.8, "fits": True, "buildable": False}
+    assert "over the 80%" in planner.fit_verdict(fit) and "lut 90%" in planner.fit_verdict(fit)
+    assert planner.fit_verdict({**fit, "buildable": True}) is None
+
+
+def test_plan_defaults_are_the_block_design_core(capsys):
+    """Without --tn, --axi-bits and --clock-mhz the plan is for the core that the board's
+    block design builds (fpga/common/integration.tcl), which the resource model says fits."""
+    assert cli.main(["plan", "--net", "lenet", "--batch", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    tn = integration.array_size(boards.ZCU102)
+    assert out["config"]["tn"] == tn and out["clock_mhz"] == integration.CORE_CLOCK_MHZ
+    assert out["resources"]["buildable"]
+    assert integration.main(["--check"]) == 0, "fpga/common/integration.tcl is stale: python -m eftrain.integration"
+    assert f"zcu102 {{tn {tn} axi_data_width {integration.axi_bits(tn)} " in integration.TCL_PATH.read_text()

@@ -169,8 +169,8 @@ def test_calibration_runs_are_reproduced():
         cfg = HwConfig(tm=r["tn"], tn=r["tn"], ib_depth=r["ib_depth"], ob_depth=r["ob_depth"], wb_depth=r["wb_depth"])
         est, total = resources.estimate(cfg, axi_bits=r["axi_bits"]), r["total"]
         assert est.bram36 == total["bram36"], r["tn"]
-        # (The layer controller's products take 77 DSPs up to TN = 8 and 67 at 16: the
-        # constant the model fits for control is within 3 % of every run.)
+        # (The layer controller's products take a few more DSPs at small TN than at 16:
+        # the constant the model fits for control is within 3 % of every run.)
         assert abs(est.dsp - total["dsp"]) <= 0.03 * total["dsp"], (r["tn"], est.dsp, total["dsp"])
         assert abs(est.lut - total["lut"]) <= 0.03 * total["lut"], (r["tn"], est.lut, total["lut"])
         assert abs(est.ff - total["ff"]) <= 0.03 * total["ff"], (r["tn"], est.ff, total["ff"])
@@ -179,10 +179,11 @@ def test_calibration_runs_are_reproduced():
 
 
 def test_dsps_are_structural():
-    # 2 DSP48E2 per fp32 multiplier: one per processing element, one per AXI lane (the
-    # store merge's SGD step).
+    # 3 DSP48E2 per multiplier-adder pair: 2 for the multiplier's significand product, 1
+    # for the adder's alignment shift; one pair per processing element and one per AXI
+    # lane (the store merge's SGD step).
     c = resources.coefficients()["dsp"]
-    assert c.pe == pytest.approx(2, abs=0.05) and c.lane == pytest.approx(2, abs=0.05)
+    assert c.pe == pytest.approx(3, abs=0.05) and c.lane == pytest.approx(3, abs=0.05)
 
 
 def test_model_grows_with_the_array():

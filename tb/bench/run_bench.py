@@ -27,6 +27,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))   # the cocotb module, imported by the simulator
 
 from eftrain import HwConfig, boards  # noqa: E402
+from eftrain.integration import CORE_CLOCK_MHZ  # noqa: E402
 from eftrain.descriptor import Descriptor, Opcode  # noqa: E402
 from eftrain.perfmodel import Dram, predict  # noqa: E402
 from eftrain.planner import plan_descriptor  # noqa: E402
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wb-depth", type=int, default=1024)
     parser.add_argument("--axi-bits", type=int, default=512, help="AXI data width of the core")
     parser.add_argument("--dram-latency", type=int, default=30, help="cycles from address to first data")
-    parser.add_argument("--dram-bytes-per-cycle", type=float, default=round(zcu102.dram_bytes_per_cycle(100.0), 1),
+    parser.add_argument("--dram-bytes-per-cycle", type=float, default=round(zcu102.dram_bytes_per_cycle(CORE_CLOCK_MHZ), 1),
                         help="bytes per cycle each way (default: one ZCU102 HP port at 100 MHz)")
     parser.add_argument("--out", type=Path, default=BUILD / "bench", help="output directory")
     parser.add_argument("--seed", type=int, default=1)
