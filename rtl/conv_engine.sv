@@ -170,7 +170,9 @@ module conv_engine #(
 
   logic [1:0][TN-1:0][31:0]    ib_rdata;
   logic [1:0][TM-1:0][31:0]    ob_rdata;
-  logic [TM-1:0][TN-1:0][31:0] cp_wb_rdata, st_wb_rdata;   // WB read data of compute and store
+  logic [TM-1:0][TN-1:0][31:0] cp_wb_rdata;                // WB read data of compute
+  logic [1:0][TM-1:0][TN-1:0][31:0] wb_bank_rdata;        // each WB half's read data
+  logic cp_rbank, cp_wbank, ld_wbank, st_rbank, cp_rbank_q, st_rbank_q;   // WB halves addressed
 
   engine_load #(
     .TM (TM), .TN (TN), .IB_AW (IB_AW), .OB_AW (OB_AW), .WB_AW (WB_AW)
@@ -264,7 +266,8 @@ module conv_engine #(
     .ob_rdata_i      (ob_rdata),
     .wb_re_o         (st_wb_re),
     .wb_entry_o      (st_wb_entry),
-    .wb_rdata_i      (st_wb_rdata),
+    .wb_rdata_i      (wb_bank_rdata),
+    .wb_rhalf_i      (st_rbank_q),
     .wb_cmd_done_o   (store_wb_done),
     .idle_o          (st_idle)
   );
@@ -316,9 +319,6 @@ module conv_engine #(
   // TN words. The dispatcher keeps WB commands of different units on different halves,
   // so in a cycle each half is written by at most one unit and read by at most one, and
   // a double-buffered layer's weight loads (or dW stores) run beside its COMPUTEs.
-  logic [1:0][TM-1:0][TN-1:0][31:0] wb_bank_rdata;
-  logic cp_rbank, cp_wbank, ld_wbank, st_rbank, cp_rbank_q, st_rbank_q;
-
   assign cp_rbank = 32'(cp_wb_rentry) >= WB_HALF;
   assign cp_wbank = 32'(cp_wb_wentry) >= WB_HALF;
   assign ld_wbank = 32'(ld_wb_entry) >= WB_HALF;
@@ -331,7 +331,16 @@ module conv_engine #(
   end
 
   assign cp_wb_rdata = wb_bank_rdata[cp_rbank_q];
-  assign st_wb_rdata = wb_bank_rdata[st_rbank_q];
+
+  // One write-data multiplexer per lane, shared by both halves: compute writes WB only
+  // in WU (dW) and the load unit only for FP/BP weights (LOAD_W), and no program mixes
+  // the two while either is in flight (a WU layer moves weights by STORE_W alone, and a
+  // descriptor's commands finish before the next descriptor's start). Asserted below.
+  logic [TM-1:0][TN-1:0][31:0] wb_wdata;
+
+  for (genvar m = 0; m < TM; m++) begin : g_wb_wdata
+    assign wb_wdata[m] = cp_wb_we ? cp_wb_wdata[m] : ld_wdata;
+  end
 
   for (genvar b = 0; b < 2; b++) begin : g_wb_bank
     localparam int unsigned BASE  = b == 0 ? 0 : WB_HALF;
@@ -348,7 +357,7 @@ module conv_engine #(
         .clk_i   (clk_i),
         .we_i    (cp_writes || ld_writes),
         .waddr_i (AW'((cp_writes ? 32'(cp_wb_wentry) : 32'(ld_wb_entry)) - BASE)),
-        .wdata_i (cp_writes ? cp_wb_wdata[m] : ld_wdata),
+        .wdata_i (wb_wdata[m]),
         .re_i    (cp_reads || st_reads),
         .raddr_i (AW'((cp_reads ? 32'(cp_wb_rentry) : 32'(st_wb_entry)) - BASE)),
         .rdata_o (wb_bank_rdata[b][m])
@@ -375,6 +384,7 @@ module conv_engine #(
 `ifndef SYNTHESIS
   always_ff @(posedge clk_i) begin
     if (armed) begin
+      assert (!(cp_wb_we && ld_wb_we)) else $error("conv_engine: WB written by compute and load in one cycle");
       assert (!(cp_ib_re && ld_ib_we && cp_ib_half == ld_ib_half))
         else $error("conv_engine: IB half %0d read by compute while load writes it", cp_ib_half);
       assert (((store_ob_clear | compute_ob_clear) & ~ob_full_q) == '0) else $error("conv_engine: OB half released while empty");

@@ -30,7 +30,11 @@ module engine_store #(
   input  logic [1:0][TM-1:0][31:0]    ob_rdata_i,
   output logic                        wb_re_o,
   output logic [WB_AW-1:0]            wb_entry_o,
-  input  logic [TM-1:0][TN-1:0][31:0] wb_rdata_i,
+  /// Both WB halves' read data, and which half the read of the previous cycle addressed:
+  /// the store picks its lane row from each half, then the half (a 2 x TM to 1
+  /// multiplexer per bit instead of a whole-entry half multiplexer, then the lane one).
+  input  logic [1:0][TM-1:0][TN-1:0][31:0] wb_rdata_i,
+  input  logic                        wb_rhalf_i,
   /// A STORE_W command completed.
   output logic                        wb_cmd_done_o,
   /// No command in progress and every beat sent.
@@ -100,7 +104,7 @@ module engine_store #(
     ob_clear_full_o = '0;
     if (ob_re_o && last_beat) ob_clear_full_o[cmd_q.half] = 1'b1;
     wb_cmd_done_o   = wb_re_o && last_beat;
-    rd_word         = rd_is_wb_q ? wb_rdata_i[rd_lane_q] : ob_rdata_i[rd_half_q];  // TM == TN
+    rd_word         = rd_is_wb_q ? wb_rdata_i[wb_rhalf_i][rd_lane_q] : ob_rdata_i[rd_half_q];  // TM == TN
   end
 
   // The read credit rule above keeps the FIFO from ever refusing a word.

@@ -8,12 +8,12 @@
 /// slice instead of a fabric barrel shifter (the largest LUT cost of a fabric adder):
 ///
 /// 1. classify; compare the magnitudes; both exponent differences;
-/// 2. order the operands; encode the alignment: the small_grs significand (coarse-shifted
+/// 2. order the operands; encode the alignment: the small significand (coarse-shifted
 ///    by 10 when the distance is above 16, the dropped bits kept as a sticky bit) into
 ///    the DSP's A input, the power of two of the remaining shift into B;
 /// 3. the DSP multiplier (its M register);
 /// 4. the DSP output register (P);
-/// 5. fold the product's low bits into the sticky bit (the aligned small_grs operand with
+/// 5. fold the product's low bits into the sticky bit (the aligned small operand with
 ///    guard, round and sticky bits); add or subtract; fold a carry out;
 /// 6. count leading zeros and normalise left;
 /// 7. round and pack (fp32_round), special cases.
@@ -119,14 +119,14 @@ module fp32_add (
   logic [7:0]  exp_diff;
   logic        coarse, beyond;
   logic [4:0]  fine;
-  logic [24:0] align_a;   // small_grs significand (coarse-shifted) and a sticky bit below it
+  logic [24:0] align_a;   // small significand (coarse-shifted) and a sticky bit below it
   logic [16:0] align_b;   // 2^(16 - fine)
 
   always_comb begin
     sig_big   = a_is_big_q ? (a_zero_q ? 24'd0 : {1'b1, a_q[22:0]}) : (b_zero_q ? 24'd0 : {1'b1, b_q[22:0]});
     sig_small = a_is_big_q ? (b_zero_q ? 24'd0 : {1'b1, b_q[22:0]}) : (a_zero_q ? 24'd0 : {1'b1, a_q[22:0]});
     exp_diff  = a_is_big_q ? a_minus_b_q : b_minus_a_q;
-    // Beyond W positions every bit of the small_grs operand lands in the sticky bit.
+    // Beyond W positions every bit of the small operand lands in the sticky bit.
     beyond    = exp_diff > 8'(W - 1);
     coarse    = exp_diff > 8'(COARSE_FROM);
     fine      = beyond ? 5'(COARSE_FROM) : coarse ? 5'(exp_diff - 8'(COARSE)) : exp_diff[4:0];
@@ -156,7 +156,7 @@ module fp32_add (
   end
 
   // ---- stages 3 and 4: the shift as a product (DSP48E2: M and P registers) ---------
-  // aligned_q4 = small_grs significand x 2^(17 - exp_diff): the big operand's LSB is bit 17.
+  // aligned_q4 = small significand x 2^(17 - exp_diff): the big operand's LSB is bit 17.
   logic [40:0] aligned_q3, aligned_q4;
   logic [23:0] big_q3, big_q4;
   logic [7:0]  exp_q3, exp_q4;
