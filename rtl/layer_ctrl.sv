@@ -243,7 +243,6 @@ module layer_ctrl #(
              || (uses_aux && aux_end_q > limit))                check_code = ERR_ADDRESS_RANGE;
   end
 
-
   // ---- loop counters and the tile geometry -------------------------------------------
   logic [15:0] outer_q, inner_q, b_q, r0_q, tile_rows_q, lo_q, hi_q, tile_rows_d;
   logic        ib_half_q, ob_half_q;

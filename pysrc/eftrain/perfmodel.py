@@ -111,8 +111,9 @@ class _Channel:
 
 def pipeline_cycles(tn: int) -> int:
     """Issue to the last write-back of a COMPUTE (the drain before a weight move or a
-    store): one multiply, the log2(tn) levels of the adder tree and the accumulate."""
-    return _FP32["FP32_MUL_LATENCY"] + (tn.bit_length()) * _FP32["FP32_ADD_LATENCY"] + WRITE_BACK_CYCLES
+    store): one multiply, the log2(tn) levels of the adder tree and the accumulate
+    (log2(tn) + 1 adders: tn.bit_length() for a power of two)."""
+    return _FP32["FP32_MUL_LATENCY"] + tn.bit_length() * _FP32["FP32_ADD_LATENCY"] + WRITE_BACK_CYCLES
 
 
 def _issue_cycles(pixels: int, kk: int, wu: bool) -> int:
