@@ -95,7 +95,9 @@ module pool_unit #(
   logic [$clog2(FIFO_DEPTH):0]   fifo_count;
   logic                          emit_pending_q, room;
 
-  assign room = 32'(fifo_count) + 32'(emit_pending_q) + 32'd1 < FIFO_DEPTH;
+  logic                          bottom_pending_q;  // a window result in its second stage
+
+  assign room = 32'(fifo_count) + 32'(emit_pending_q) + 32'(bottom_pending_q) + 32'd1 < FIFO_DEPTH;
 
   stream_fifo #(.WIDTH (DW), .DEPTH (FIFO_DEPTH)) u_out (
     .clk_i       (clk_i),
@@ -120,13 +122,14 @@ module pool_unit #(
   logic [AW-1:0] a_waddr, a_raddr, b_raddr;
   logic [DW+LANES-1:0]    a_wdata, a_rdata;
   logic [3*LANES-1:0]     b_wdata, b_rdata;
+  logic [AW-1:0]          bottom_addr_q;   // buffer B's write address, a cycle late (see below)
 
   sdp_ram #(.WIDTH (DW + LANES), .DEPTH (DEPTH)) u_buf_a (
     .clk_i (clk_i), .we_i (a_we), .waddr_i (a_waddr), .wdata_i (a_wdata),
     .re_i (a_re), .raddr_i (a_raddr), .rdata_o (a_rdata)
   );
   sdp_ram #(.WIDTH (3 * LANES), .DEPTH (DEPTH)) u_buf_b (
-    .clk_i (clk_i), .we_i (b_we), .waddr_i (addr), .wdata_i (b_wdata),
+    .clk_i (clk_i), .we_i (b_we), .waddr_i (bottom_addr_q), .wdata_i (b_wdata),
     .re_i (b_re), .raddr_i (b_raddr), .rdata_o (b_rdata)
   );
 
@@ -139,10 +142,14 @@ module pool_unit #(
 
   assign top = (top_pending_q && top_q_q == q_q) ? a_rdata : top_q[q_q];
 
-  // The window's result when the bottom row's odd beat arrives.
+  // The window's result, in two registered stages so that no path holds two comparisons:
+  // when the bottom row's odd beat arrives, the top row's best against (1,0); one cycle
+  // later, that against (1,1).
   logic [LANES-1:0][31:0] best0, best1, best2, cur;
   logic [LANES-1:0][1:0]  idx0, idx1, idx2;
   logic [LANES-1:0]       top_idx;
+  logic [LANES-1:0][31:0] best1_q, cur_q;
+  logic [LANES-1:0][1:0]  idx1_q;
 
   always_comb begin
     for (int l = 0; l < LANES; l++) begin
@@ -154,8 +161,8 @@ module pool_unit #(
       // Bottom row: (1,0), then (1,1).
       best1[l]   = wins(even_q[q_q][32*l +: 32], best0[l]) ? even_q[q_q][32*l +: 32] : best0[l];
       idx1[l]    = wins(even_q[q_q][32*l +: 32], best0[l]) ? 2'd2 : idx0[l];
-      best2[l]   = wins(cur[l], best1[l]) ? cur[l] : best1[l];
-      idx2[l]    = wins(cur[l], best1[l]) ? 2'd3 : idx1[l];
+      best2[l]   = wins(cur_q[l], best1_q[l]) ? cur_q[l] : best1_q[l];
+      idx2[l]    = wins(cur_q[l], best1_q[l]) ? 2'd3 : idx1_q[l];
     end
   end
 
@@ -179,8 +186,19 @@ module pool_unit #(
       a_we    = 1'b1;
       a_wdata = {{LANES{1'b0}}, in_data_i};
     end
-    b_we = bp_i && bottom_done;
+    b_we = bp_i && bottom_pending_q;
     for (int l = 0; l < LANES; l++) b_wdata[3*l +: 3] = {fp32_positive(best2[l]), idx2[l]};
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) bottom_pending_q <= 1'b0;
+    else         bottom_pending_q <= bottom_done;
+    if (bottom_done) begin
+      best1_q       <= best1;
+      idx1_q        <= idx1;
+      cur_q         <= cur;
+      bottom_addr_q <= addr;
+    end
   end
 
   // ---- BP emission: two dx rows (three with the zero row of an odd height) ------------------
@@ -227,7 +245,7 @@ module pool_unit #(
     if (emit_pending_q) begin
       fifo_valid = 1'b1;
       fifo_data  = dx_beat;
-    end else if (!bp_i && bottom_done) begin
+    end else if (!bp_i && bottom_pending_q) begin
       fifo_valid = 1'b1;
       fifo_data  = best2;
     end
