@@ -177,18 +177,17 @@ def plan(args: argparse.Namespace) -> int:
         tn = integration.array_size(board) if args.tn is None else args.tn
         hw = HwConfig(tm=tn, tn=tn, kmax=args.kmax, ib_depth=args.ib_depth,
                       ob_depth=args.ob_depth, wb_depth=args.wb_depth)
-        if args.axi_bits is None:
-            args.axi_bits = integration.axi_bits(hw.tn)
-        if args.axi_bits % 32 or not 32 <= args.axi_bits <= 32 * hw.tn:
+        axi_bits = integration.axi_bits(hw.tn) if args.axi_bits is None else args.axi_bits
+        if axi_bits % 32 or not 32 <= axi_bits <= 32 * hw.tn:
             raise ValueError(f"--axi-bits must be a multiple of 32 in 32..{32 * hw.tn} (TN * 32), "
-                             f"got {args.axi_bits}")
+                             f"got {axi_bits}")
         dram = Dram(latency=args.dram_latency,
                     bytes_per_cycle=args.dram_bytes_per_cycle or board.dram_bytes_per_cycle(args.clock_mhz))
     except ValueError as exc:
         args.parser.error(str(exc))
     result = planner.plan_network(args.net, planner.NETS[args.net](), args.batch, hw, board, dram,
-                                  args.clock_mhz, args.axi_bits // 8)
-    fit = planner.resource_fit(hw, args.axi_bits, board)
+                                  args.clock_mhz, axi_bits // 8)
+    fit = planner.resource_fit(hw, axi_bits, board)
     if args.json:
         print(json.dumps({**planner.to_json(result), "resources": fit}, indent=1))
     else:

@@ -162,29 +162,33 @@ LEVEL_WEIGHTS = {**{f"LUT{i}": 1.0 for i in range(1, 7)}, "MUXF7": 1.0, "MUXF8":
                  "CARRY4": 0.5, "GND": 0.0, "VCC": 0.0}
 
 
+def top_module(netlist: dict) -> dict:
+    """The top module of a Yosys write_json netlist (the others are cell library boxes)."""
+    tops = [m for m in netlist["modules"].values() if int(m.get("attributes", {}).get("top", "0"), 2)]
+    if len(tops) != 1:
+        raise RuntimeError(f"expected one top module in the path netlist, found {len(tops)}")
+    return tops[0]
+
+
 def carry8_levels(netlist: dict) -> tuple[int, list[str]]:
     """The longest path of a netlist cut at its flops, DSPs and RAMs (Yosys' write_json
     of the one flattened module), with levels weighted by :data:`LEVEL_WEIGHTS` and
     rounded up; and the cells on it, first to last. ``ltp`` counts every cell as one
     level, so a 64-bit counter (16 CARRY4) is 17 levels there and 9 (8 CARRY8 and a
     LUT) in Vivado's report."""
-    tops = [m for m in netlist["modules"].values() if int(m.get("attributes", {}).get("top", "0"), 2)]
-    if len(tops) != 1:
-        raise RuntimeError(f"expected one top module in the path netlist, found {len(tops)}")
-    module = tops[0]
+    cells = top_module(netlist)["cells"]
     drivers: dict[int, str] = {}
-    inputs: dict[str, list[int]] = {}
-    for name, cell in module["cells"].items():
-        ins = []
+    inputs: dict[str, list[int]] = {name: [] for name in cells}
+    for name, cell in cells.items():
         for port, bits in cell["connections"].items():
-            direction = cell.get("port_directions", {}).get(port, "input")
+            output = cell.get("port_directions", {}).get(port) == "output"
             for bit in bits:
-                if isinstance(bit, int):
-                    (ins if direction == "input" else []).append(bit)
-                    if direction == "output":
-                        drivers[bit] = name
-        inputs[name] = ins
-    cells = module["cells"]
+                if not isinstance(bit, int):    # a constant
+                    continue
+                if output:
+                    drivers[bit] = name
+                else:
+                    inputs[name].append(bit)
     weight = {name: LEVEL_WEIGHTS.get(cell["type"], 1.0) for name, cell in cells.items()}
     preds = {name: sorted({drivers[b] for b in bits if b in drivers} - {name}) for name, bits in inputs.items()}
     # Longest path by depth-first search with memoisation (the cut netlist is acyclic).
@@ -342,12 +346,12 @@ def synthesize(top: str, parameters: dict[str, int], out_dir: Path, log=print, u
     levels, path_start = parse_ltp((out_dir / "ltp.txt").read_text())
     paths = out_dir / "paths.json"
     netlist = json.loads(paths.read_text())
-    levels8, cells8 = carry8_levels(netlist)
     paths.unlink()   # large at 16 x 16; the run's figures are what is kept
+    levels8, cells8 = carry8_levels(netlist)
     levels8_path = f"{_cell_label(cells8[0])} -> {_cell_label(cells8[-1])}" if cells8 else ""
-    top_cells = next(m for m in netlist["modules"].values() if int(m.get("attributes", {}).get("top", "0"), 2))["cells"]
-    levels8_cells = [f"{_cell_label(c)} {top_cells[c]['type']}" for c in cells8]
-    del netlist, top_cells
+    types = top_module(netlist)["cells"]
+    levels8_cells = [f"{_cell_label(c)} {types[c]['type']}" for c in cells8]
+    del netlist, types
     for unit in blackbox:
         boxes = [c for c in cells if c == unit or c.startswith(unit + "$")]
         if not boxes:
@@ -451,14 +455,14 @@ def throughput_line(board: boards.Board, cfg: HwConfig, axi_bits: int, net: str 
     model, whose error against the cycle-accurate RTL `make bench` reports; next to
     EF-Train's figure, measured on VGG-16 at 224 x 224, batch 2."""
     from eftrain import planner
-    from eftrain.integration import CORE_CLOCK_MHZ as CLOCK_MHZ
+    from eftrain.integration import CORE_CLOCK_MHZ
     from eftrain.perfmodel import Dram
 
-    dram = Dram(bytes_per_cycle=board.dram_bytes_per_cycle(CLOCK_MHZ))
-    plan = planner.plan_network(net, planner.NETS[net](), batch, cfg, board, dram, CLOCK_MHZ, axi_bits // 8)
+    dram = Dram(bytes_per_cycle=board.dram_bytes_per_cycle(CORE_CLOCK_MHZ))
+    plan = planner.plan_network(net, planner.NETS[net](), batch, cfg, board, dram, CORE_CLOCK_MHZ, axi_bits // 8)
     cycles, macs = plan.total_cycles(), plan.total_macs()
-    peak = 2 * cfg.tm * cfg.tn * CLOCK_MHZ / 1e3
-    return (f"  {cfg.tm} x {cfg.tn} at {CLOCK_MHZ:g} MHz: peak {peak:.1f} GFLOPS; a {net} training step "
+    peak = 2 * cfg.tm * cfg.tn * CORE_CLOCK_MHZ / 1e3
+    return (f"  {cfg.tm} x {cfg.tn} at {CORE_CLOCK_MHZ:g} MHz: peak {peak:.1f} GFLOPS; a {net} training step "
             f"(batch {batch}, FP+BP+WU of the layers that fit) at the performance model's "
             f"{plan.utilisation():.1%} MAC utilisation: {plan.gflops(cycles, macs):.1f} GFLOPS "
             f"(EF-Train, 16 x 16 on the ZCU102: {planner.EF_TRAIN_GFLOPS})")
