@@ -217,18 +217,14 @@ module fp32_add (
   // Only the bits rounding reads are kept: the leading one is implicit (a zero sum takes
   // the exact-zero result), and the two lowest bits of the shifted sum reduce to the
   // sticky bit, which a left shift by two or more fills with zeros.
-  logic [W-1:0]      shifted;
   logic [22:0]       frac_q6;
   logic              guard_q6, sticky_q6;
   logic signed [9:0] exp_q6;
   logic              sign_q6, sum_zero_q6;
   special_t          special_q6;
 
-  assign shifted = sum_q5 << lzc;
-
   always_ff @(posedge clk_i) begin
-    frac_q6     <= shifted[W-2:3];
-    guard_q6    <= shifted[2];
+    {frac_q6, guard_q6} <= 24'((sum_q5 << lzc) >> 2);
     sticky_q6   <= (lzc == 5'd0) ? (sum_q5[1] | sum_q5[0]) : (lzc == 5'd1) && sum_q5[0];
     exp_q6      <= exp_q5 - $signed({5'd0, lzc});
     sign_q6     <= sign_q5;

@@ -54,6 +54,13 @@ module pe_array #(
   logic [TM-1:0][TN-1:0]       prod_valid;
   logic [TM-1:0][TN-1:0][31:0] add_a, add_b;
   logic [TM-1:0][TN-1:0]       add_in_valid, add_out_valid;
+  logic [TM-1:0][TN-1:0][31:0] sum;   // adder outputs, by adder index
+
+  /// The column whose outer-mode accumulation adder `idx` does: the level-1 nodes take
+  /// the even columns, the other adders the odd ones, the accumulate adder TN-1 its own.
+  function automatic int unsigned outer_column(int unsigned idx);
+    return idx < TN / 2 ? 2 * idx : 2 * (idx - TN / 2) + 1;
+  endfunction
 
   for (genvar m = 0; m < TM; m++) begin : g_lane
     for (genvar n = 0; n < TN; n++) begin : g_pe
@@ -70,52 +77,57 @@ module pe_array #(
 
     // Adder `idx` of lane m: in dot mode, tree node idx for idx < TN-1 (level l, position
     // k at idx = TN - TN/2^(l-1) + k) and the accumulate adder at idx = TN-1; in outer
-    // mode, PE (m, idx)'s accumulate adder.
+    // mode, the accumulate adder of PE (m, outer_column(idx)). The level-1 node k adds
+    // products 2k and 2k+1, and in outer mode serves column 2k, so its first operand is
+    // the same in both modes and needs no multiplexer.
     for (genvar l = 1; l <= LEVELS; l++) begin : g_level
       localparam int unsigned OFFSET      = TN - (TN >> (l - 1));
       localparam int unsigned PREV_OFFSET = TN - (TN >> (l - 2 >= 0 ? l - 2 : 0));
       for (genvar k = 0; k < (TN >> l); k++) begin : g_node
         localparam int unsigned IDX = OFFSET + k;
+        localparam int unsigned COL = outer_column(IDX);
         always_comb begin
-          if (outer_i) begin
-            add_a[m][IDX]        = prod[m][IDX];
-            add_b[m][IDX]        = outer_acc_i[m][IDX];
-            add_in_valid[m][IDX] = prod_valid[m][IDX];
-          end else if (l == 1) begin
-            add_a[m][IDX]        = prod[m][2*k];
-            add_b[m][IDX]        = prod[m][2*k+1];
-            add_in_valid[m][IDX] = prod_valid[m][2*k];
+          if (l == 1) begin
+            add_a[m][IDX]        = prod[m][COL];
+            add_b[m][IDX]        = outer_i ? outer_acc_i[m][COL] : prod[m][2*k+1];
+            add_in_valid[m][IDX] = prod_valid[m][COL];
+          end else if (outer_i) begin
+            add_a[m][IDX]        = prod[m][COL];
+            add_b[m][IDX]        = outer_acc_i[m][COL];
+            add_in_valid[m][IDX] = prod_valid[m][COL];
           end else begin
-            add_a[m][IDX]        = y_o[m][PREV_OFFSET + 2*k];
-            add_b[m][IDX]        = y_o[m][PREV_OFFSET + 2*k + 1];
+            add_a[m][IDX]        = sum[m][PREV_OFFSET + 2*k];
+            add_b[m][IDX]        = sum[m][PREV_OFFSET + 2*k + 1];
             add_in_valid[m][IDX] = add_out_valid[m][PREV_OFFSET + 2*k];
           end
         end
       end
     end
 
+    // The accumulate adder serves column TN-1 in outer mode (outer_column(TN-1) = TN-1).
     always_comb begin
       if (outer_i) begin
         add_a[m][TN-1]        = prod[m][TN-1];
         add_b[m][TN-1]        = outer_acc_i[m][TN-1];
         add_in_valid[m][TN-1] = prod_valid[m][TN-1];
       end else begin
-        add_a[m][TN-1]        = dot_zero_i ? 32'd0 : y_o[m][TN-2];
+        add_a[m][TN-1]        = dot_zero_i ? 32'd0 : sum[m][TN-2];
         add_b[m][TN-1]        = dot_acc_i[m];
         add_in_valid[m][TN-1] = add_out_valid[m][TN-2];
       end
     end
 
-    for (genvar n = 0; n < TN; n++) begin : g_adder
+    for (genvar idx = 0; idx < TN; idx++) begin : g_adder
       fp32_add u_add (
         .clk_i   (clk_i),
         .rst_ni  (rst_ni),
-        .valid_i (add_in_valid[m][n]),
-        .a_i     (add_a[m][n]),
-        .b_i     (add_b[m][n]),
-        .valid_o (add_out_valid[m][n]),
-        .y_o     (y_o[m][n])
+        .valid_i (add_in_valid[m][idx]),
+        .a_i     (add_a[m][idx]),
+        .b_i     (add_b[m][idx]),
+        .valid_o (add_out_valid[m][idx]),
+        .y_o     (sum[m][idx])
       );
+      assign y_o[m][outer_column(idx)] = sum[m][idx];
     end
   end
 
