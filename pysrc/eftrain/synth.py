@@ -79,6 +79,8 @@ class SynthResult:
     levels: int = 0          # longest path counted as Vivado does: a CARRY8 per 8 bits of carry chain
     levels_path: str = ""    # the instances of the first and last cell of that path
     levels_cells: list[str] = field(default_factory=list)   # every cell of it: "<instance> <type>"
+    # "start -> end instance" -> levels: per end instance, its longest path over LEVEL_TARGET
+    levels_over: dict[str, int] = field(default_factory=dict)
     units_once: bool = False  # the fp32 units were synthesised once and counted per instance
     cells: dict[str, int] = field(default_factory=dict)                  # every cell type, whole design
     modules: dict[str, dict[str, int]] = field(default_factory=dict)     # instance path -> its own cells
@@ -158,6 +160,10 @@ def parse_ltp(text: str) -> tuple[int, str]:
 #: Logic levels per cell on a path, as Vivado reports them on UltraScale+: a LUT or a
 #: wide-function mux is one level; a carry chain is one level per CARRY8. Yosys maps
 #: carry chains onto CARRY4 cells (it has no CARRY8), so each counts half.
+#: The logic-level target of the 200 MHz pipeline: the most levels on any path between
+#: flops (docs/architecture.md); make synth lists every instance that ends a longer one.
+LEVEL_TARGET = 10
+
 LEVEL_WEIGHTS = {**{f"LUT{i}": 1.0 for i in range(1, 7)}, "MUXF7": 1.0, "MUXF8": 1.0, "MUXF9": 1.0,
                  "CARRY4": 0.5, "GND": 0.0, "VCC": 0.0}
 
@@ -170,12 +176,9 @@ def top_module(netlist: dict) -> dict:
     return tops[0]
 
 
-def carry8_levels(netlist: dict) -> tuple[int, list[str]]:
-    """The longest path of a netlist cut at its flops, DSPs and RAMs (Yosys' write_json
-    of the one flattened module), with levels weighted by :data:`LEVEL_WEIGHTS` and
-    rounded up; and the cells on it, first to last. ``ltp`` counts every cell as one
-    level, so a 64-bit counter (16 CARRY4) is 17 levels there and 9 (8 CARRY8 and a
-    LUT) in Vivado's report."""
+def _arrivals(netlist: dict) -> dict[str, tuple[float, str | None]]:
+    """Per cell of the cut netlist (see :func:`carry8_levels`): the weighted levels of the
+    longest path that ends at its output, and the cell before it on that path."""
     cells = top_module(netlist)["cells"]
     drivers: dict[int, str] = {}
     inputs: dict[str, list[int]] = {name: [] for name in cells}
@@ -210,6 +213,16 @@ def carry8_levels(netlist: dict) -> tuple[int, list[str]]:
                 if best[q][0] > arrival:
                     arrival, via = best[q][0], q
             best[name] = (arrival + weight[name], via)
+    return best
+
+
+def carry8_levels(netlist: dict) -> tuple[int, list[str]]:
+    """The longest path of a netlist cut at its flops, DSPs and RAMs (Yosys' write_json
+    of the one flattened module), with levels weighted by :data:`LEVEL_WEIGHTS` and
+    rounded up; and the cells on it, first to last. ``ltp`` counts every cell as one
+    level, so a 64-bit counter (16 CARRY4) is 17 levels there and 9 (8 CARRY8 and a
+    LUT) in Vivado's report."""
+    best = _arrivals(netlist)
     if not best:
         return 0, []
     end = max(best, key=lambda n: best[n][0])
@@ -218,6 +231,31 @@ def carry8_levels(netlist: dict) -> tuple[int, list[str]]:
         path.append(name)
         name = best[name][1]
     return math.ceil(best[end][0] - 1e-9), path[::-1]
+
+
+def levels_by_module(netlist: dict, above: int = LEVEL_TARGET) -> dict[str, int]:
+    """Per instance whose cells end a path longer than ``above`` levels (counted as
+    :func:`carry8_levels` counts them): its longest such path, longest first, keyed
+    "<start instance> -> <end instance>" by the instances of that path's first and last
+    cells."""
+    best = _arrivals(netlist)
+
+    def instance(name: str) -> str:
+        # A carry chain's cells are named by the techmap's generate blocks: drop those.
+        return _cell_label(name).split(".genblk", 1)[0]
+
+    worst: dict[str, str] = {}
+    for name, (arrival, _) in best.items():
+        end = instance(name)
+        if arrival > above and (end not in worst or arrival > best[worst[end]][0]):
+            worst[end] = name
+    levels = {}
+    for end, name in worst.items():
+        first = name
+        while best[first][1] is not None:
+            first = best[first][1]
+        levels[f"{instance(first)} -> {end}"] = math.ceil(best[name][0] - 1e-9)
+    return dict(sorted(levels.items(), key=lambda kv: -kv[1]))
 
 
 def top_parameters(top: str, tn: int = 16, ib_depth: int | None = None, ob_depth: int | None = None,
@@ -354,6 +392,7 @@ def synthesize(top: str, parameters: dict[str, int], out_dir: Path, log=print, u
     levels8_path = f"{_cell_label(cells8[0])} -> {_cell_label(cells8[-1])}" if cells8 else ""
     types = top_module(netlist)["cells"]
     levels8_cells = [f"{_cell_label(c)} {types[c]['type']}" for c in cells8]
+    over = levels_by_module(netlist)
     del netlist, types
     for unit in blackbox:
         boxes = [c for c in cells if c == unit or c.startswith(unit + "$")]
@@ -373,6 +412,7 @@ def synthesize(top: str, parameters: dict[str, int], out_dir: Path, log=print, u
         if u.levels > levels8:
             levels8, levels8_path = u.levels, f"{unit}: {u.levels_path}"
             levels8_cells = [f"{unit}: {c}" for c in u.levels_cells]
+        over.update({f"{unit}: {m}": n for m, n in u.levels_over.items()})
     for own_cells in modules.values():   # the boxes were listed as cells of their parents
         for box in [c for c in own_cells if c.split("$", 1)[0] in blackbox]:
             del own_cells[box]
@@ -380,7 +420,8 @@ def synthesize(top: str, parameters: dict[str, int], out_dir: Path, log=print, u
     return SynthResult(top=top, parameters=dict(parameters), lut=c["lut"], lut_memory=c["lut_memory"], ff=c["ff"],
                        dsp=c["dsp"], bram36=c["bram36"], carry=c["carry"], logic_levels=levels,
                        path_start=path_start, levels=levels8, levels_path=levels8_path,
-                       levels_cells=levels8_cells, seconds=seconds,
+                       levels_cells=levels8_cells, levels_over=dict(sorted(over.items(), key=lambda mn: -mn[1])),
+                       seconds=seconds,
                        units_once=bool(blackbox), cells=cells, modules=modules)
 
 
@@ -414,6 +455,11 @@ def report(result: SynthResult, board: boards.Board) -> str:
                  f"{result.logic_levels}, from {result.path_start}")
     lines.append(f"logic levels as Vivado counts them (a level per CARRY8): {result.levels}, "
                  f"{result.levels_path}")
+    if result.levels_over:
+        lines.append(f"paths over {LEVEL_TARGET} levels, the longest per instance they end in:")
+        lines += [f"  {n:3d}  {m}" for m, n in result.levels_over.items()]
+    else:
+        lines.append(f"no path over {LEVEL_TARGET} levels")
     lines.append(f"yosys time: {result.seconds:.0f} s"
                  + (f" ({' and '.join(UNITS)} synthesised once, counted per instance)" if result.units_once else ""))
     return "\n".join(lines)

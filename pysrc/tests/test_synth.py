@@ -109,6 +109,18 @@ def test_carry8_levels():
     assert synth.carry8_levels(single)[0] == 2
 
 
+def test_levels_by_module():
+    # Eleven LUTs from u_a into u_b (one over the target), and a three-LUT path inside
+    # u_c: only the first is listed, under its end instance, with where it starts.
+    chain = {f"$flatten\\u_a.$abc$lut{i}" if i < 5 else f"$flatten\\u_b.$abc$lut{i}":
+             _cell("LUT2", [100 + i], [101 + i]) for i in range(11)}
+    short = {f"$flatten\\u_c.$abc$lut{i}": _cell("LUT1", [200 + i], [201 + i]) for i in range(3)}
+    netlist = {"modules": {"top": {"attributes": {"top": "1"}, "cells": {**chain, **short}}}}
+    assert synth.levels_by_module(netlist) == {"u_a -> u_b": 11}
+    # Lower, u_a is listed too: its own cells end a path of five.
+    assert synth.levels_by_module(netlist, above=2) == {"u_a -> u_b": 11, "u_a -> u_a": 5, "u_c -> u_c": 3}
+
+
 def test_parameters_and_names():
     p = synth.top_parameters("eftrain_top")
     assert p == {"TM": 16, "TN": 16, "IB_DEPTH": 2048, "OB_DEPTH": 2048, "WB_DEPTH": 1024, "AXI_DATA_WIDTH": 512}
