@@ -21,6 +21,12 @@ package eftrain_pkg;
   /// pe_array, outer mode: cycles from the multipliers' inputs to the adders' inputs.
   localparam int unsigned PE_OUTER_ACC_DELAY = FP32_MUL_LATENCY;
 
+  /// engine_agu: cycles from the walker's step to the entry at the head of its FIFO (the
+  /// address pipeline's register stages).
+  localparam int unsigned ENGINE_AGU_LATENCY = 5;
+  /// engine_agu: entries its walker may have in flight (pipeline and FIFO), the FIFO's
+  /// depth; at least ENGINE_AGU_LATENCY + 2 for one issue per cycle.
+  localparam int unsigned ENGINE_AGU_DEPTH = 8;
   /// The canonical quiet NaN every NaN result is replaced by.
   localparam logic [31:0] FP32_CANONICAL_NAN = 32'h7FC0_0000;
 

@@ -8,8 +8,17 @@
 /// * WU: output pixels row-major, then kernel positions ascending.
 ///
 /// Every issue names the IB pixel to read (or `pad_o`: a zero operand made on chip),
-/// the OB pixel and the WB entry. `done_o` pulses for one cycle, without an issue,
-/// after the last issue of the command.
+/// the OB pixel and the WB entry, with the fields of its command the issue side needs.
+/// After a command's last issue comes one entry without an issue, marked `last_o`.
+///
+/// Pipelined for the 200 MHz target: a walker steps the loop counters (its per-phase
+/// bounds registered), `eftrain_pkg::ENGINE_AGU_LATENCY` register stages turn each
+/// position into its addresses (each multiply registered on both sides, for a DSP
+/// slice), and a FIFO holds the entries. The issue side reads registered entries, so no
+/// loop counter, adder chain or multiplier sits on its path. The walker runs ahead by at
+/// most `ENGINE_AGU_DEPTH` entries (credits, so the FIFO never overflows), and it takes
+/// the next command while the last entries of the previous one are still on their way,
+/// so consecutive commands issue back to back as before.
 module engine_agu #(
   parameter int unsigned IB_AW = 11,
   parameter int unsigned OB_AW = 11,
@@ -17,14 +26,19 @@ module engine_agu #(
 ) (
   input  logic                        clk_i,
   input  logic                        rst_ni,
-  /// Start walking `cmd_i` (a COMPUTE command); ignored while busy.
+  /// Start walking `cmd_i` (a COMPUTE command); only while `walking_o` is low.
   input  logic                        start_i,
   input  engine_cmd_pkg::engine_cmd_t cmd_i,
-  /// A command is being walked.
-  output logic                        busy_o,
-  /// One issue per cycle: valid/ready.
-  output logic                        issue_valid_o,
-  input  logic                        issue_ready_i,
+  /// A command is being walked (or its `last` entry waits for a credit).
+  output logic                        walking_o,
+  /// No entry in the pipeline or the FIFO.
+  output logic                        empty_o,
+  /// Entries, in walk order: valid/ready.
+  output logic                        out_valid_o,
+  input  logic                        out_ready_i,
+  /// The command's closing entry: no issue; the fields below except the command's are
+  /// not meaningful.
+  output logic                        last_o,
   /// IB pixel address, or a padding position (`pad_o`) whose operand is +0.
   output logic [IB_AW-1:0]            ib_addr_o,
   output logic                        pad_o,
@@ -36,170 +50,349 @@ module engine_agu #(
   output logic                        first_o,
   /// No kernel position reaches these pixels: write +0.
   output logic                        zero_o,
-  /// The walk of the command is complete (one cycle, no issue).
-  output logic                        done_o
+  /// Fields of the entry's command: the IB and OB halves, BP (transposed weights), WU,
+  /// the flags that release its buffers when it ends.
+  output logic                        ib_half_o,
+  output logic                        ob_half_o,
+  output logic                        bp_o,
+  output logic                        wu_o,
+  output logic                        ob_done_o,
+  output logic                        ib_release_o
 );
 
   import engine_cmd_pkg::*;
+  import eftrain_pkg::ENGINE_AGU_DEPTH;
 
-  // Each unit reads only the fields of the shared command format that concern it.
+  localparam int unsigned CW = $clog2(ENGINE_AGU_DEPTH) + 1;   // credit counter width
+
+  // ---- per-phase bounds --------------------------------------------------------------
+  typedef struct packed {
+    logic              py, px;             // stride-2 BP phase {y % 2, x % 2}
+    logic signed [4:0] i_start, j_start;   // BP: first kernel position of the phase
+    logic [11:0]       rows_last, cols_last;
+    logic [2:0]        i_last, j_last;     // kernel positions walked in the phase, minus one
+    logic              zero, empty, last;  // no kernel position; no pixel; the last phase
+  } phase_t;
+
+  // The bounds of phase `ph` of command `c`. Registered when the walk enters the phase,
+  // so the walker compares its counters with flops.
   /* verilator lint_off UNUSEDSIGNAL */
-  engine_cmd_t       cmd_q;
-  /* verilator lint_on UNUSEDSIGNAL */
-  logic              running_q;
-  logic [1:0]        ph_q;        // stride-2 BP phase {y % 2, x % 2}
-  logic [2:0]        ti_q, tj_q;  // kernel-position counters
-  logic [11:0]       qy_q, qx_q;  // pixel counters within the phase
-
-  // ---- per-command and per-phase quantities ----------------------------------------
-  logic              is_bp, is_wu, bp2;
-  logic              py, px;
-  logic [11:0]       rows_ph, cols_ph;
-  logic signed [4:0] i_start, j_start;
-  logic [2:0]        n_i, n_j;
-  logic              zero_phase, empty_phase, last_phase;
-  logic [2:0]        n_i_walk, n_j_walk;
-
-  always_comb begin
-    is_bp   = cmd_q.mode == MODE_BP;
-    is_wu   = cmd_q.mode == MODE_WU;
-    bp2     = is_bp && (cmd_q.stride == 2'd2);
-    py      = bp2 ? ph_q[1] : 1'b0;
-    px      = bp2 ? ph_q[0] : 1'b0;
+  function automatic phase_t phase_of(engine_cmd_t c, logic [1:0] ph);
+    phase_t      p;
+    logic        bp2;
+    logic [11:0] rows, cols;
+    logic [2:0]  n_i, n_j;
+    bp2  = c.mode == MODE_BP && c.stride == 2'd2;
+    p.py = bp2 && ph[1];
+    p.px = bp2 && ph[0];
     // ceil((rows - phase) / 2), in 13 bits so that 4095 rows do not wrap
-    rows_ph = bp2 ? 12'(({1'b0, cmd_q.out_rows} - 13'(py) + 13'd1) >> 1) : cmd_q.out_rows;
-    cols_ph = bp2 ? 12'(({1'b0, cmd_q.out_w}    - 13'(px) + 13'd1) >> 1) : cmd_q.out_w;
+    rows = bp2 ? 12'(({1'b0, c.out_rows} - 13'(p.py) + 13'd1) >> 1) : c.out_rows;
+    cols = bp2 ? 12'(({1'b0, c.out_w}    - 13'(p.px) + 13'd1) >> 1) : c.out_w;
     // BP walks i from the largest position whose parity matches the phase:
     // (y + pad - i) must be even, and the tile's first row is even.
-    i_start = 5'(cmd_q.k) - 5'sd1 - (bp2 ? 5'(({4'd0, py} + 5'(cmd_q.pad) + 5'(cmd_q.k) - 5'd1) & 5'd1) : 5'sd0);
-    j_start = 5'(cmd_q.k) - 5'sd1 - (bp2 ? 5'(({4'd0, px} + 5'(cmd_q.pad) + 5'(cmd_q.k) - 5'd1) & 5'd1) : 5'sd0);
-    n_i     = !bp2 ? cmd_q.k : (i_start < 0 ? 3'd0 : 3'(i_start >>> 1) + 3'd1);
-    n_j     = !bp2 ? cmd_q.k : (j_start < 0 ? 3'd0 : 3'(j_start >>> 1) + 3'd1);
-    zero_phase  = (n_i == 3'd0) || (n_j == 3'd0);
-    empty_phase = (rows_ph == 12'd0) || (cols_ph == 12'd0);
-    last_phase  = !bp2 || (ph_q == 2'd3);
-    n_i_walk    = zero_phase ? 3'd1 : n_i;
-    n_j_walk    = zero_phase ? 3'd1 : n_j;
-  end
+    p.i_start = 5'(c.k) - 5'sd1 - (bp2 ? 5'(({4'd0, p.py} + 5'(c.pad) + 5'(c.k) - 5'd1) & 5'd1) : 5'sd0);
+    p.j_start = 5'(c.k) - 5'sd1 - (bp2 ? 5'(({4'd0, p.px} + 5'(c.pad) + 5'(c.k) - 5'd1) & 5'd1) : 5'sd0);
+    n_i       = !bp2 ? c.k : (p.i_start < 0 ? 3'd0 : 3'(p.i_start >>> 1) + 3'd1);
+    n_j       = !bp2 ? c.k : (p.j_start < 0 ? 3'd0 : 3'(p.j_start >>> 1) + 3'd1);
+    p.zero    = (n_i == 3'd0) || (n_j == 3'd0);
+    p.empty   = (rows == 12'd0) || (cols == 12'd0);
+    p.last    = !bp2 || (ph == 2'd3);
+    p.rows_last = rows - 12'd1;
+    p.cols_last = cols - 12'd1;
+    // A phase without kernel positions still walks its pixels once, to write +0.
+    p.i_last  = p.zero ? 3'd0 : n_i - 3'd1;
+    p.j_last  = p.zero ? 3'd0 : n_j - 3'd1;
+    return p;
+  endfunction
+  /* verilator lint_on UNUSEDSIGNAL */
 
-  // ---- coordinates of the current issue ----------------------------------------------
-  logic signed [15:0] ki, kj;           // kernel position
-  logic signed [15:0] out_row, out_col; // global output row, column
-  logic signed [15:0] in_row, in_col;   // global row, column of the IB image
-  logic signed [15:0] stride_s, pad_s;
-
-  always_comb begin
-    stride_s = 16'(cmd_q.stride);
-    pad_s    = 16'(cmd_q.pad);
-    if (is_bp) begin
-      ki = bp2 ? 16'(i_start) - 16'sd2 * 16'(ti_q) : 16'(cmd_q.k) - 16'sd1 - 16'(ti_q);
-      kj = bp2 ? 16'(j_start) - 16'sd2 * 16'(tj_q) : 16'(cmd_q.k) - 16'sd1 - 16'(tj_q);
-    end else begin
-      ki = 16'(ti_q);
-      kj = 16'(tj_q);
-    end
-    out_row = 16'(cmd_q.out_row0) + (bp2 ? 16'sd2 * 16'(qy_q) + 16'(py) : 16'(qy_q));
-    out_col = bp2 ? 16'sd2 * 16'(qx_q) + 16'(px) : 16'(qx_q);
-    if (is_bp) begin
-      // dx(y, x) reads dy((y + pad - i) / s, (x + pad - j) / s); the phase makes it exact.
-      in_row = (out_row + pad_s - ki) >>> (bp2 ? 1 : 0);
-      in_col = (out_col + pad_s - kj) >>> (bp2 ? 1 : 0);
-    end else begin
-      in_row = stride_s * out_row + ki - pad_s;
-      in_col = stride_s * out_col + kj - pad_s;
-    end
-  end
+  // ---- walker ------------------------------------------------------------------------
+  // Each unit reads only the fields of the shared command format that concern it.
+  /* verilator lint_off UNUSEDSIGNAL */
+  engine_cmd_t cmd_q;
+  /* verilator lint_on UNUSEDSIGNAL */
+  logic        walking_q, closing_q;     // walking; the closing entry waits for a credit
+  logic        bp_q, bp2_q, wu_q;
+  logic [1:0]  ph_q;
+  logic [2:0]  ti_q, tj_q;               // kernel-position counters
+  logic [11:0] qy_q, qx_q;               // pixel counters within the phase
+  phase_t      phase_q;
+  logic [CW-1:0] inflight_q;             // entries emitted and not yet taken
+  logic        credit, step, close, pop;
+  logic        wrap_qx, wrap_qy, wrap_tj, wrap_ti, phase_done, finished;
 
   always_comb begin
-    pad_o      = zero_phase || in_row < 0 || in_row >= $signed({4'd0, cmd_q.in_h})
-                 || in_col < 0 || in_col >= $signed({4'd0, cmd_q.in_w});
-    ib_addr_o  = IB_AW'((in_row - 16'(cmd_q.ib_row0)) * 16'(cmd_q.in_w) + in_col);
-    ob_addr_o  = OB_AW'((out_row - 16'(cmd_q.out_row0)) * 16'(cmd_q.out_w) + out_col);
-    wb_entry_o = WB_AW'(16'(cmd_q.wb_base) + ki * 16'(cmd_q.k) + kj);
-    zero_o     = zero_phase;
-    first_o    = cmd_q.acc_init && (is_wu ? (qy_q == 12'd0 && qx_q == 12'd0)
-                                          : (ti_q == 3'd0 && tj_q == 3'd0));
+    credit     = inflight_q != CW'(ENGINE_AGU_DEPTH);
+    step       = walking_q && credit;
+    close      = closing_q && credit;
+    wrap_qx    = phase_q.empty || qx_q == phase_q.cols_last;
+    wrap_qy    = phase_q.empty || qy_q == phase_q.rows_last;
+    wrap_tj    = phase_q.empty || tj_q == phase_q.j_last;
+    wrap_ti    = phase_q.empty || ti_q == phase_q.i_last;
+    phase_done = wrap_qx && wrap_qy && wrap_tj && wrap_ti;
+    finished   = phase_done && phase_q.last;
   end
 
-  // ---- walk ----------------------------------------------------------------------------
-  logic advance, wrap_qx, wrap_qy, wrap_tj, wrap_ti, finished;
-
-  assign busy_o        = running_q;
-  assign issue_valid_o = running_q && !(!is_wu && empty_phase);
-  assign advance       = running_q && (issue_valid_o ? issue_ready_i : 1'b1);
-
-  always_comb begin
-    if (is_wu) begin
-      wrap_tj  = tj_q + 3'd1 == cmd_q.k;
-      wrap_ti  = ti_q + 3'd1 == cmd_q.k;
-      wrap_qx  = qx_q + 12'd1 == cmd_q.out_w;
-      wrap_qy  = qy_q + 12'd1 == cmd_q.out_rows;
-      finished = wrap_tj && wrap_ti && wrap_qx && wrap_qy;
-    end else begin
-      wrap_qx  = empty_phase || qx_q + 12'd1 == cols_ph;
-      wrap_qy  = empty_phase || qy_q + 12'd1 == rows_ph;
-      wrap_tj  = empty_phase || tj_q + 3'd1 == n_j_walk;
-      wrap_ti  = empty_phase || ti_q + 3'd1 == n_i_walk;
-      finished = wrap_qx && wrap_qy && wrap_tj && wrap_ti && last_phase;
-    end
-  end
+  assign walking_o = walking_q || (closing_q && !credit);
+  assign empty_o   = inflight_q == '0;
 
   always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
-      running_q <= 1'b0;
-      done_o    <= 1'b0;
-      ph_q      <= '0;
-      ti_q      <= '0;
-      tj_q      <= '0;
-      qy_q      <= '0;
-      qx_q      <= '0;
+      walking_q <= 1'b0;
+      closing_q <= 1'b0;
     end else begin
-      done_o <= 1'b0;
-      if (!running_q) begin
-        if (start_i) begin
-          running_q <= 1'b1;
-          ph_q      <= '0;
-          ti_q      <= '0;
-          tj_q      <= '0;
-          qy_q      <= '0;
-          qx_q      <= '0;
-        end
-      end else if (advance) begin
-        if (finished) begin
-          running_q <= 1'b0;
-          done_o    <= 1'b1;
-        end else if (is_wu) begin
-          // pixels row-major outside, kernel positions inside
-          tj_q <= wrap_tj ? 3'd0 : tj_q + 3'd1;
-          if (wrap_tj) ti_q <= wrap_ti ? 3'd0 : ti_q + 3'd1;
-          if (wrap_tj && wrap_ti) qx_q <= wrap_qx ? 12'd0 : qx_q + 12'd1;
-          if (wrap_tj && wrap_ti && wrap_qx) qy_q <= qy_q + 12'd1;
-        end else begin
-          // phases outside, kernel positions, then pixels row-major inside
-          qx_q <= wrap_qx ? 12'd0 : qx_q + 12'd1;
-          if (wrap_qx) qy_q <= wrap_qy ? 12'd0 : qy_q + 12'd1;
-          if (wrap_qx && wrap_qy) tj_q <= wrap_tj ? 3'd0 : tj_q + 3'd1;
-          if (wrap_qx && wrap_qy && wrap_tj) ti_q <= wrap_ti ? 3'd0 : ti_q + 3'd1;
-          if (wrap_qx && wrap_qy && wrap_tj && wrap_ti) ph_q <= ph_q + 2'd1;
-        end
+      if (close) closing_q <= 1'b0;
+      if (start_i && !walking_o) begin
+        walking_q <= 1'b1;
+      end else if (step && finished) begin
+        walking_q <= 1'b0;
+        closing_q <= 1'b1;
       end
     end
   end
 
   always_ff @(posedge clk_i) begin
-    if (!running_q && start_i) cmd_q <= cmd_i;
+    if (start_i && !walking_o) begin
+      cmd_q   <= cmd_i;
+      bp_q    <= cmd_i.mode == MODE_BP;
+      bp2_q   <= cmd_i.mode == MODE_BP && cmd_i.stride == 2'd2;
+      wu_q    <= cmd_i.mode == MODE_WU;
+      ph_q    <= '0;
+      phase_q <= phase_of(cmd_i, 2'd0);
+      ti_q    <= '0;
+      tj_q    <= '0;
+      qy_q    <= '0;
+      qx_q    <= '0;
+    end else if (step && !finished) begin
+      if (wu_q) begin
+        // pixels row-major outside, kernel positions inside
+        tj_q <= wrap_tj ? 3'd0 : tj_q + 3'd1;
+        if (wrap_tj) ti_q <= wrap_ti ? 3'd0 : ti_q + 3'd1;
+        if (wrap_tj && wrap_ti) qx_q <= wrap_qx ? 12'd0 : qx_q + 12'd1;
+        if (wrap_tj && wrap_ti && wrap_qx) qy_q <= qy_q + 12'd1;
+      end else begin
+        // phases outside, kernel positions, then pixels row-major inside
+        qx_q <= wrap_qx ? 12'd0 : qx_q + 12'd1;
+        if (wrap_qx) qy_q <= wrap_qy ? 12'd0 : qy_q + 12'd1;
+        if (wrap_qx && wrap_qy) tj_q <= wrap_tj ? 3'd0 : tj_q + 3'd1;
+        if (wrap_qx && wrap_qy && wrap_tj) ti_q <= wrap_ti ? 3'd0 : ti_q + 3'd1;
+        if (phase_done) begin
+          ph_q    <= ph_q + 2'd1;
+          phase_q <= phase_of(cmd_q, ph_q + 2'd1);
+        end
+      end
+    end
   end
 
-  // A read of an image row that IB does not hold would silently return another row.
+  // ---- stage 1 (the step): the position's coordinates ------------------------------
+  typedef struct packed {
+    logic last, first, zero;
+    logic ib_half, ob_half, bp, wu, ob_done, ib_release;
+  } tag_t;
+
+  logic               emit;
+  tag_t               tag1;
+  logic signed [15:0] ki, kj;            // kernel position
+  logic [12:0]        ob_row, ob_col;    // output pixel within the tile
+  logic signed [15:0] out_row;           // global output row
+
+  always_comb begin
+    // An empty stride-2 phase steps through without an issue.
+    emit            = (step && !phase_q.empty) || close;
+    tag1.last       = close;
+    tag1.first      = cmd_q.acc_init && (wu_q ? (qy_q == 12'd0 && qx_q == 12'd0) : (ti_q == 3'd0 && tj_q == 3'd0));
+    tag1.zero       = phase_q.zero;
+    tag1.ib_half    = cmd_q.ib_half;
+    tag1.ob_half    = cmd_q.ob_half;
+    tag1.bp         = bp_q;
+    tag1.wu         = wu_q;
+    tag1.ob_done    = cmd_q.ob_done;
+    tag1.ib_release = cmd_q.ib_release;
+    if (bp_q) begin
+      ki = bp2_q ? 16'(phase_q.i_start) - 16'sd2 * 16'(ti_q) : 16'(cmd_q.k) - 16'sd1 - 16'(ti_q);
+      kj = bp2_q ? 16'(phase_q.j_start) - 16'sd2 * 16'(tj_q) : 16'(cmd_q.k) - 16'sd1 - 16'(tj_q);
+    end else begin
+      ki = 16'(ti_q);
+      kj = 16'(tj_q);
+    end
+    // 2q + phase is the phase's pixel q.
+    ob_row  = bp2_q ? {qy_q, phase_q.py} : 13'(qy_q);
+    ob_col  = bp2_q ? {qx_q, phase_q.px} : 13'(qx_q);
+    out_row = 16'(cmd_q.out_row0) + 16'(ob_row);
+  end
+
+  // ---- stage 2: input pixel, WB offset; the OB row times its width -----------------
+  logic               valid2_q;
+  tag_t               tag2_q;
+  /* verilator lint_off UNUSEDSIGNAL */
+  engine_cmd_t        cmd2_q, cmd3_q, cmd4_q;   // the entry's command, for its geometry
+  /* verilator lint_on UNUSEDSIGNAL */
+  logic signed [15:0] ki2_q, kj2_q, out_row2_q, out_col2_q;
+  logic [12:0]        ob_row2_q;
+  logic signed [15:0] in_row, in_col, stride_s, pad_s;
+
+  always_ff @(posedge clk_i) begin
+    cmd2_q     <= cmd_q;
+    tag2_q     <= tag1;
+    ki2_q      <= ki;
+    kj2_q      <= kj;
+    out_row2_q <= out_row;
+    out_col2_q <= 16'(ob_col);
+    ob_row2_q  <= ob_row;
+  end
+
+  always_comb begin
+    stride_s = 16'(cmd2_q.stride);
+    pad_s    = 16'(cmd2_q.pad);
+    if (tag2_q.bp) begin
+      // dx(y, x) reads dy((y + pad - i) / s, (x + pad - j) / s); the phase makes it exact.
+      in_row = (out_row2_q + pad_s - ki2_q) >>> (cmd2_q.stride == 2'd2 ? 1 : 0);
+      in_col = (out_col2_q + pad_s - kj2_q) >>> (cmd2_q.stride == 2'd2 ? 1 : 0);
+    end else begin
+      in_row = stride_s * out_row2_q + ki2_q - pad_s;
+      in_col = stride_s * out_col2_q + kj2_q - pad_s;
+    end
+  end
+
+  // ---- stage 3: padding, IB row within the buffer, OB address, WB entry ------------
+  logic               valid3_q;
+  tag_t               tag3_q;
+  logic signed [15:0] in_row3_q, in_col3_q, wb_off3_q;
+  logic [OB_AW-1:0]   out_col3_q;
+  logic [OB_AW-1:0]   ob_prod3_q;
+
+  always_ff @(posedge clk_i) begin
+    cmd3_q     <= cmd2_q;
+    tag3_q     <= tag2_q;
+    in_row3_q  <= in_row;
+    in_col3_q  <= in_col;
+    wb_off3_q  <= ki2_q * 16'(cmd2_q.k) + kj2_q;
+    out_col3_q <= OB_AW'(out_col2_q);
+    ob_prod3_q <= OB_AW'(ob_row2_q * 13'(cmd2_q.out_w));
+  end
+
+  // ---- stage 4: the IB row times the image width -----------------------------------
+  logic               valid4_q;
+  tag_t               tag4_q;
+  logic               pad4_q;
+  logic [IB_AW-1:0]   ib_row4_q, in_col4_q;
+  logic [OB_AW-1:0]   ob_addr4_q;
+  logic [WB_AW-1:0]   wb_entry4_q;
+
+  always_ff @(posedge clk_i) begin
+    cmd4_q      <= cmd3_q;
+    tag4_q      <= tag3_q;
+    pad4_q      <= tag3_q.zero || in_row3_q < 0 || in_row3_q >= $signed({4'd0, cmd3_q.in_h})
+                   || in_col3_q < 0 || in_col3_q >= $signed({4'd0, cmd3_q.in_w});
+    ib_row4_q   <= IB_AW'(in_row3_q - 16'(cmd3_q.ib_row0));
+    in_col4_q   <= IB_AW'(in_col3_q);
+    ob_addr4_q  <= ob_prod3_q + out_col3_q;
+    wb_entry4_q <= WB_AW'(16'(cmd3_q.wb_base) + wb_off3_q);
+  end
+
+  // ---- stage 5: the IB address; into the FIFO ---------------------------------------
+  logic               valid5_q;
+  tag_t               tag5_q;
+  logic               pad5_q;
+  logic [IB_AW-1:0]   ib_prod5_q, in_col5_q;
+  logic [OB_AW-1:0]   ob_addr5_q;
+  logic [WB_AW-1:0]   wb_entry5_q;
+
+  always_ff @(posedge clk_i) begin
+    tag5_q      <= tag4_q;
+    pad5_q      <= pad4_q;
+    ib_prod5_q  <= IB_AW'(ib_row4_q * IB_AW'(cmd4_q.in_w));
+    in_col5_q   <= in_col4_q;
+    ob_addr5_q  <= ob_addr4_q;
+    wb_entry5_q <= wb_entry4_q;
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) begin
+      valid2_q <= 1'b0;
+      valid3_q <= 1'b0;
+      valid4_q <= 1'b0;
+      valid5_q <= 1'b0;
+    end else begin
+      valid2_q <= emit;
+      valid3_q <= valid2_q;
+      valid4_q <= valid3_q;
+      valid5_q <= valid4_q;
+    end
+  end
+
+  typedef struct packed {
+    tag_t             tag;
+    logic             pad;
+    logic [IB_AW-1:0] ib_addr;
+    logic [OB_AW-1:0] ob_addr;
+    logic [WB_AW-1:0] wb_entry;
+  } entry_t;
+
+  entry_t fifo_in, fifo_out;
+  logic   fifo_in_ready, unused_fifo_count;
+  logic [$clog2(ENGINE_AGU_DEPTH):0] fifo_count;   // the credits bound it
+
+  always_comb begin
+    fifo_in.tag      = tag5_q;
+    fifo_in.pad      = pad5_q;
+    fifo_in.ib_addr  = ib_prod5_q + in_col5_q;
+    fifo_in.ob_addr  = ob_addr5_q;
+    fifo_in.wb_entry = wb_entry5_q;
+  end
+
+  stream_fifo #(.WIDTH($bits(entry_t)), .DEPTH(ENGINE_AGU_DEPTH)) u_fifo (
+    .clk_i       (clk_i),
+    .rst_ni      (rst_ni),
+    .in_valid_i  (valid5_q),
+    .in_ready_o  (fifo_in_ready),
+    .in_data_i   (fifo_in),
+    .out_valid_o (out_valid_o),
+    .out_ready_i (out_ready_i),
+    .out_data_o  (fifo_out),
+    .count_o     (fifo_count)
+  );
+
+  assign unused_fifo_count = ^fifo_count;
+  assign pop = out_valid_o && out_ready_i;
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) inflight_q <= '0;
+    else         inflight_q <= inflight_q + CW'(emit) - CW'(pop);
+  end
+
+  always_comb begin
+    last_o       = fifo_out.tag.last;
+    first_o      = fifo_out.tag.first;
+    zero_o       = fifo_out.tag.zero;
+    ib_half_o    = fifo_out.tag.ib_half;
+    ob_half_o    = fifo_out.tag.ob_half;
+    bp_o         = fifo_out.tag.bp;
+    wu_o         = fifo_out.tag.wu;
+    ob_done_o    = fifo_out.tag.ob_done;
+    ib_release_o = fifo_out.tag.ib_release;
+    pad_o        = fifo_out.pad;
+    ib_addr_o    = fifo_out.ib_addr;
+    ob_addr_o    = fifo_out.ob_addr;
+    wb_entry_o   = fifo_out.wb_entry;
+  end
+
+  // ---- assertions (simulation) ------------------------------------------------------
 `ifndef SYNTHESIS
   logic armed;  // assertions checked from the first reset on
   assert_armed u_armed (.clk_i, .rst_ni, .armed_o(armed));
   always_ff @(posedge clk_i) begin
-    if (armed && issue_valid_o && issue_ready_i && !pad_o) begin
-      assert (in_row >= $signed({4'd0, cmd_q.ib_row0})
-              && in_row < $signed({4'd0, cmd_q.ib_row0}) + $signed({4'd0, cmd_q.ib_rows}))
-        else $error("engine_agu: reads image row %0d, IB holds rows %0d..%0d", in_row,
-                    cmd_q.ib_row0, cmd_q.ib_row0 + cmd_q.ib_rows - 1);
+    if (armed) begin
+      // The credits keep every entry in flight within the FIFO's depth.
+      assert (!valid5_q || fifo_in_ready) else $error("engine_agu: FIFO overflow");
+      // A read of an image row that IB does not hold would silently return another row.
+      if (valid3_q && !tag3_q.last && !tag3_q.zero && !(in_row3_q < 0 || in_row3_q >= $signed({4'd0, cmd3_q.in_h})
+                                                        || in_col3_q < 0 || in_col3_q >= $signed({4'd0, cmd3_q.in_w}))) begin
+        assert (in_row3_q >= $signed({4'd0, cmd3_q.ib_row0})
+                && in_row3_q < $signed({4'd0, cmd3_q.ib_row0}) + $signed({4'd0, cmd3_q.ib_rows}))
+          else $error("engine_agu: reads image row %0d, IB holds rows %0d..%0d", in_row3_q,
+                      cmd3_q.ib_row0, cmd3_q.ib_row0 + cmd3_q.ib_rows - 1);
+      end
     end
   end
 `endif

@@ -99,25 +99,25 @@ module engine_compute #(
   } meta_t;
 
   // ---- command start ---------------------------------------------------------------
-  // Each unit reads only the fields of the shared command format that concern it.
-  /* verilator lint_off UNUSEDSIGNAL */
-  engine_cmd_t cur_q;
-  /* verilator lint_on UNUSEDSIGNAL */
   logic        outer_q;          // mode of what is in the pipeline: 1 = WU
   logic [1:0]  ob_owned_q;       // dot mode: OB half accumulating, not yet marked full
-  logic        agu_busy, agu_done;
+  // A half whose last reader has started but not yet ended: it is released at that end,
+  // so a later command on the half waits for its reload. (A command starts while the
+  // previous one's last entries are still queued.)
+  logic [1:0]  ib_releasing_q, ob_releasing_q;
+  logic        agu_walking, agu_empty, cmd_end;
   logic        head_wu, ib_ready, ob_ready, mode_ready, pipe_empty, start;
 
   always_comb begin
     head_wu    = cmd_i.mode == MODE_WU;
-    // A half released in this very cycle (the previous walk's end) is not ready again.
-    ib_ready   = ib_full_i[cmd_i.ib_half] && !ib_clear_full_o[cmd_i.ib_half];
+    ib_ready   = ib_full_i[cmd_i.ib_half] && !ib_releasing_q[cmd_i.ib_half];
     // dot mode produces OB: its first pass needs a free half. WU consumes dy from OB.
-    ob_ready   = head_wu ? (ob_full_i[cmd_i.ob_half] && !ob_clear_full_o[cmd_i.ob_half])
+    ob_ready   = head_wu ? (ob_full_i[cmd_i.ob_half] && !ob_releasing_q[cmd_i.ob_half])
                          : (!cmd_i.acc_init || !(ob_full_i[cmd_i.ob_half] || ob_owned_q[cmd_i.ob_half]));
-    // The adders are wired per mode: switching between dot and outer drains first.
-    mode_ready = pipe_empty || (outer_q == head_wu);
-    start      = cmd_valid_i && !agu_busy && ib_ready && ob_ready && mode_ready;
+    // The adders are wired per mode: switching between dot and outer drains first (the
+    // address generator's queue too).
+    mode_ready = (pipe_empty && agu_empty) || (outer_q == head_wu);
+    start      = cmd_valid_i && !agu_walking && ib_ready && ob_ready && mode_ready;
   end
 
   assign cmd_ready_o = start;
@@ -143,11 +143,22 @@ module engine_compute #(
   end
 
   always_ff @(posedge clk_i) begin
-    if (start) cur_q <= cmd_i;
+    if (!rst_ni) begin
+      ib_releasing_q <= '0;
+      ob_releasing_q <= '0;
+    end else begin
+      ib_releasing_q <= (ib_releasing_q & ~ib_clear_full_o)
+                        | (start && cmd_i.ib_release ? 2'b01 << cmd_i.ib_half : 2'b00);
+      ob_releasing_q <= (ob_releasing_q & ~ob_clear_full_o)
+                        | (start && head_wu && cmd_i.ob_done ? 2'b01 << cmd_i.ob_half : 2'b00);
+    end
   end
 
   // ---- walk and hazard check --------------------------------------------------------
-  logic             iss_valid, iss_ready, iss_pad, iss_first, iss_zero;
+  // The head of the address generator's queue: an issue, or a command's closing entry
+  // (`iss_last`), which leaves at once and becomes the metadata marker.
+  logic             iss_valid, iss_ready, iss_last, iss_pad, iss_first, iss_zero;
+  logic             iss_ib_half, iss_ob_half, iss_bp, iss_wu, iss_ob_done, iss_ib_release;
   logic [IB_AW-1:0] iss_ib_addr;
   logic [OB_AW-1:0] iss_ob_addr;
   logic [WB_AW-1:0] iss_wb_entry;
@@ -163,27 +174,35 @@ module engine_compute #(
     .rst_ni        (rst_ni),
     .start_i       (start),
     .cmd_i         (cmd_i),
-    .busy_o        (agu_busy),
-    .issue_valid_o (iss_valid),
-    .issue_ready_i (iss_ready),
+    .walking_o     (agu_walking),
+    .empty_o       (agu_empty),
+    .out_valid_o   (iss_valid),
+    .out_ready_i   (iss_ready),
+    .last_o        (iss_last),
     .ib_addr_o     (iss_ib_addr),
     .pad_o         (iss_pad),
     .ob_addr_o     (iss_ob_addr),
     .wb_entry_o    (iss_wb_entry),
     .first_o       (iss_first),
     .zero_o        (iss_zero),
-    .done_o        (agu_done)
+    .ib_half_o     (iss_ib_half),
+    .ob_half_o     (iss_ob_half),
+    .bp_o          (iss_bp),
+    .wu_o          (iss_wu),
+    .ob_done_o     (iss_ob_done),
+    .ib_release_o  (iss_ib_release)
   );
 
   always_comb begin
     hazard = 1'b0;
     for (int d = 0; d < HAZARD_WINDOW; d++) begin
       if (meta_q[d].valid && (outer_q ? meta_q[d].wb_entry == iss_wb_entry
-                                      : {meta_q[d].ob_half, meta_q[d].ob_addr} == {cur_q.ob_half, iss_ob_addr}))
+                                      : {meta_q[d].ob_half, meta_q[d].ob_addr} == {iss_ob_half, iss_ob_addr}))
         hazard = 1'b1;
     end
-    iss_ready = !hazard;
-    issue     = iss_valid && iss_ready;
+    iss_ready = iss_last || !hazard;
+    issue     = iss_valid && !iss_last && !hazard;
+    cmd_end   = iss_valid && iss_last;
   end
 
   // ---- metadata pipeline ------------------------------------------------------------
@@ -192,13 +211,13 @@ module engine_compute #(
   always_comb begin
     meta_in          = '0;
     meta_in.valid    = issue;
-    meta_in.marker   = agu_done;
-    meta_in.ob_done  = agu_done && cur_q.ob_done && cur_q.mode != MODE_WU;
-    meta_in.bp       = cur_q.mode == MODE_BP;
+    meta_in.marker   = cmd_end;
+    meta_in.ob_done  = cmd_end && iss_ob_done && !iss_wu;
+    meta_in.bp       = iss_bp;
     meta_in.pad      = iss_pad;
     meta_in.first    = iss_first;
     meta_in.zero     = iss_zero;
-    meta_in.ob_half  = cur_q.ob_half;
+    meta_in.ob_half  = iss_ob_half;
     meta_in.ob_addr  = iss_ob_addr;
     meta_in.wb_entry = iss_wb_entry;
   end
@@ -221,7 +240,7 @@ module engine_compute #(
 
   // ---- buffer reads at issue --------------------------------------------------------
   assign ib_re_o     = issue;
-  assign ib_half_o   = cur_q.ib_half;
+  assign ib_half_o   = iss_ib_half;
   assign ib_addr_o   = iss_ib_addr;
 
   // ---- operands (T+1) ---------------------------------------------------------------
@@ -230,7 +249,7 @@ module engine_compute #(
   logic [TM-1:0][TN-1:0][31:0] op_b;
 
   always_ff @(posedge clk_i) begin
-    if (issue) ib_half_q <= cur_q.ib_half;
+    if (issue) ib_half_q <= iss_ib_half;
   end
 
   always_comb begin
@@ -265,7 +284,7 @@ module engine_compute #(
   always_comb begin
     if (outer_q) begin
       ob_re_o     = issue;
-      ob_rhalf_o  = cur_q.ob_half;
+      ob_rhalf_o  = iss_ob_half;
       ob_raddr_o  = iss_ob_addr;
       wb_re_o     = meta_q[OUTER_READ].valid;
       wb_rentry_o = meta_q[OUTER_READ].wb_entry;
@@ -321,39 +340,53 @@ module engine_compute #(
     // Inputs are no longer needed once the walk has read them all.
     ib_clear_full_o = '0;
     ob_clear_full_o = '0;
-    if (agu_done && cur_q.ib_release) ib_clear_full_o[cur_q.ib_half] = 1'b1;
-    if (agu_done && cur_q.ob_done && cur_q.mode == MODE_WU) ob_clear_full_o[cur_q.ob_half] = 1'b1;
+    if (cmd_end && iss_ib_release) ib_clear_full_o[iss_ib_half] = 1'b1;
+    if (cmd_end && iss_ob_done && iss_wu) ob_clear_full_o[iss_ob_half] = 1'b1;
   end
 
   // ---- activity and statistics --------------------------------------------------------
-  logic [31:0] cycle_q, start_cycle_q, mac_cycles_q;
+  // A command's statistics are reported at its closing entry. The next command may start
+  // before that (its walk overlaps the queue's tail), so start cycles wait in a FIFO: a
+  // command's closing entry is in flight from its start on, so at most ENGINE_AGU_DEPTH
+  // of them plus the one being walked are open.
+  logic [31:0] cycle_q, mac_cycles_q;
+  logic        starts_ready, starts_valid, unused_starts_count;
+  logic [$clog2(ENGINE_AGU_DEPTH + 1):0] starts_count;
+
+  stream_fifo #(.WIDTH(32), .DEPTH(2 ** $clog2(ENGINE_AGU_DEPTH + 1))) u_start_cycles (
+    .clk_i       (clk_i),
+    .rst_ni      (rst_ni),
+    .in_valid_i  (start),
+    .in_ready_o  (starts_ready),
+    .in_data_i   (cycle_q),
+    .out_valid_o (starts_valid),
+    .out_ready_i (cmd_end),
+    .out_data_o  (stat_start_cycle_o),
+    .count_o     (starts_count)
+  );
+
+  assign unused_starts_count = ^starts_count;
 
   always_comb begin
     mac_o          = issue && !iss_zero;
-    stall_hazard_o = iss_valid && hazard;
-    stall_load_o   = cmd_valid_i && !agu_busy && !(ib_ready && (head_wu ? ob_ready : 1'b1));
-    stall_store_o  = cmd_valid_i && !agu_busy && ib_ready && !head_wu && !ob_ready;
-    stall_drain_o  = cmd_valid_i && !agu_busy && ib_ready && ob_ready && !mode_ready;
-    idle_o         = !agu_busy && pipe_empty;
-    stat_valid_o       = agu_done;
-    stat_start_cycle_o = start_cycle_q;
+    stall_hazard_o = iss_valid && !iss_last && hazard;
+    stall_load_o   = cmd_valid_i && !agu_walking && !(ib_ready && (head_wu ? ob_ready : 1'b1));
+    stall_store_o  = cmd_valid_i && !agu_walking && ib_ready && !head_wu && !ob_ready;
+    stall_drain_o  = cmd_valid_i && !agu_walking && ib_ready && ob_ready && !mode_ready;
+    idle_o         = !agu_walking && agu_empty && pipe_empty;
+    stat_valid_o       = cmd_end;
     stat_end_cycle_o   = cycle_q;
     stat_mac_cycles_o  = mac_cycles_q;
   end
 
   always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
-      cycle_q       <= '0;
-      start_cycle_q <= '0;
-      mac_cycles_q  <= '0;
+      cycle_q      <= '0;
+      mac_cycles_q <= '0;
     end else begin
       cycle_q <= cycle_q + 32'd1;
-      if (start) begin
-        start_cycle_q <= cycle_q;
-        mac_cycles_q  <= '0;
-      end else if (mac_o) begin
-        mac_cycles_q <= mac_cycles_q + 32'd1;
-      end
+      if (cmd_end)    mac_cycles_q <= '0;   // no issue in that cycle
+      else if (mac_o) mac_cycles_q <= mac_cycles_q + 32'd1;
     end
   end
 
@@ -366,6 +399,8 @@ module engine_compute #(
     if (armed) begin
       assert (pe_valid == wr.valid)
         else $error("engine_compute: array valid %0b but metadata valid %0b", pe_valid, wr.valid);
+      assert (!start || starts_ready) else $error("engine_compute: start-cycle FIFO overflow");
+      assert (!cmd_end || starts_valid) else $error("engine_compute: a command ends that never started");
     end
   end
 `endif

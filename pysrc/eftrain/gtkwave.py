@@ -76,7 +76,7 @@ def _engine_groups(at: str) -> tuple[Group, ...]:
             *_traces(at, "cmd_valid_i cmd_ready_o"),
             Trace(f"{at}u_compute.cur_q.mode", "enum", "compute mode"),
             Trace(f"{at}u_compute.outer_q", "bin", "outer (WU) mode in the pipeline"),
-            *_traces(f"{at}u_compute.u_agu.", "running_q"),
+            *_traces(f"{at}u_compute.u_agu.", "walking_q closing_q inflight_q"),
             *_traces(f"{at}u_compute.u_agu.", "ti_q tj_q qy_q qx_q ph_q", "dec"),
             *_traces(at, "mac_o stall_load_o stall_store_o stall_hazard_o stall_drain_o idle_o"),
         )),
