@@ -49,14 +49,17 @@ module engine_dispatch #(
 
   import engine_cmd_pkg::*;
 
-  import eftrain_pkg::pe_dot_acc_delay, eftrain_pkg::FP32_ADD_LATENCY;
+  import eftrain_pkg::pe_dot_acc_delay, eftrain_pkg::FP32_ADD_LATENCY, eftrain_pkg::ENGINE_AGU_DEPTH;
 
   localparam int unsigned WB_HALF = WB_DEPTH / 2;   // first entry of half 1
   // Unfinished commands per unit: its queue, the one it runs and, for the compute unit,
   // one per stage of its pipeline (a COMPUTE issues for at least one cycle; its done
   // pulse comes at write-back, pe_dot_acc_delay + adder latency stages later).
   localparam int unsigned MOVE_CLAIMS    = QUEUE_DEPTH + 2;
-  localparam int unsigned COMPUTE_CLAIMS = QUEUE_DEPTH + 2 + pe_dot_acc_delay(TM) + FP32_ADD_LATENCY + 1;
+  // The address generator's queue adds up to ENGINE_AGU_DEPTH commands that have started
+  // and not yet ended (each has its closing entry in flight).
+  localparam int unsigned COMPUTE_CLAIMS = QUEUE_DEPTH + 2 + pe_dot_acc_delay(TM) + FP32_ADD_LATENCY + 1
+                                           + ENGINE_AGU_DEPTH;
 
   logic [1:0][7:0] ob_claim_q;   // dot-mode tiles dispatched per OB half, not yet full
   logic            rst_done_q;   // no handshake during reset: the queues would drop it
