@@ -74,7 +74,7 @@ def _engine_groups(at: str) -> tuple[Group, ...]:
     return (
         Group("Engine: mode and tile counters", (
             *_traces(at, "cmd_valid_i cmd_ready_o"),
-            Trace(f"{at}u_compute.cur_q.mode", "enum", "compute mode"),
+            Trace(f"{at}u_compute.cmd_i.mode", "enum", "mode of the command at the head"),
             Trace(f"{at}u_compute.outer_q", "bin", "outer (WU) mode in the pipeline"),
             *_traces(f"{at}u_compute.u_agu.", "walking_q closing_q inflight_q"),
             *_traces(f"{at}u_compute.u_agu.", "ti_q tj_q qy_q qx_q ph_q", "dec"),
