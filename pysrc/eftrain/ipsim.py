@@ -58,7 +58,7 @@ import numpy as np
 from eftrain import descriptor as dsc
 from eftrain import layout
 from eftrain.config import HwConfig
-from eftrain.rtl_sources import REPO, filelist
+from eftrain.rtl_sources import REPO, build_lock, filelist
 
 AXI_DATA_WIDTH = 128
 ADDR_ALIGN = dsc.ADDR_ALIGN
@@ -392,13 +392,14 @@ class SimulatedIP:
             if self.waves:
                 build_args += ["--trace-structs"] + (["--trace-fst"] if _trace_format() == "fst" else [])
             runner = get_runner("verilator")
-            runner.build(
-                sources=filelist("eftrain_top"), hdl_toplevel="eftrain_top", build_dir=self.build_dir,
-                parameters={"TM": hw.tm, "TN": hw.tn, "KMAX": hw.kmax, "IB_DEPTH": hw.ib_depth,
-                            "OB_DEPTH": hw.ob_depth, "WB_DEPTH": hw.wb_depth},
-                build_args=build_args, waves=self.waves,
-                timescale=("1ns", "1ps"), log_file=self.build_dir / "build.log",
-            )
+            with build_lock(self.build_dir):
+                runner.build(
+                    sources=filelist("eftrain_top"), hdl_toplevel="eftrain_top", build_dir=self.build_dir,
+                    parameters={"TM": hw.tm, "TN": hw.tn, "KMAX": hw.kmax, "IB_DEPTH": hw.ib_depth,
+                                "OB_DEPTH": hw.ob_depth, "WB_DEPTH": hw.wb_depth},
+                    build_args=build_args, waves=self.waves,
+                    timescale=("1ns", "1ps"), log_file=self.build_dir / "build.log",
+                )
             self._runner = runner
         return copy.copy(self._runner)
 

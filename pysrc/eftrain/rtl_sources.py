@@ -4,12 +4,29 @@ top is made of for simulation, lint, the synthesis estimate and the Vivado scrip
 
 from __future__ import annotations
 
+import fcntl
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 RTL = REPO / "rtl"
+
+
+@contextmanager
+def build_lock(build_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on a simulator build directory while building into it: two
+    processes building one model at the same time (pytest workers, a session started by
+    a test's child process, two regressions) would corrupt it."""
+    build_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(build_dir.parent / f"{build_dir.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def rtl_tops() -> list[str]:

@@ -18,15 +18,14 @@ printed after the run and :func:`summary_lines` returns them.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 from cocotb_tools.check_results import get_results
 from cocotb_tools.runner import get_runner
 
+from eftrain.rtl_sources import build_lock
 from eftrain_tb.rtl import BUILD, REPO, filelist
 
 TB = REPO / "tb"
@@ -45,19 +44,6 @@ def x_seed() -> int | None:
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"XSEED must be a positive integer, got {value!r}")
     return int(value)
-
-
-@contextmanager
-def _build_lock(build_dir: Path):
-    """Hold an exclusive lock on ``build_dir`` (two pytest workers, or two regressions,
-    building one model at the same time would corrupt it)."""
-    build_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(build_dir.parent / f"{build_dir.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def summary_lines(test_dir: Path) -> list[str]:
@@ -122,7 +108,7 @@ def run(
         build_args += ["--trace-structs"] + (["--trace-fst"] if trace_format() == "fst" else [])
 
     runner = get_runner("verilator")
-    with _build_lock(build_dir):
+    with build_lock(build_dir):
         runner.build(
             sources=sources,
             hdl_toplevel=top,
