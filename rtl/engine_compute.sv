@@ -269,16 +269,11 @@ module engine_compute #(
   localparam int unsigned OUTER_READ = OUTER_ACC_DELAY - 1;
   localparam int unsigned OUTER_ADD  = OUTER_ACC_DELAY;
 
-  logic [TM-1:0][31:0]         dot_acc;
-  logic [TM-1:0][TN-1:0][31:0] outer_acc;
-
-  always_comb begin
-    for (int m = 0; m < TM; m++) begin
-      dot_acc[m] = meta_q[DOT_ADD].first ? 32'd0 : ob_rdata_i[meta_q[DOT_ADD].ob_half][m];
-      for (int n = 0; n < TN; n++)
-        outer_acc[m][n] = meta_q[OUTER_ADD].first ? 32'd0 : wb_rdata_i[m][n];
-    end
-  end
+  // The OB half the dot-mode add reads. A first term accumulates onto +0 instead:
+  // pe_array selects that in the same LUT as its operand multiplexer (dot_first_i,
+  // outer_first_i), so no separate zeroing stage sits on the RAM outputs.
+  logic [TM-1:0][31:0] dot_acc;
+  assign dot_acc = ob_rdata_i[meta_q[DOT_ADD].ob_half];
 
   // OB: dy at issue (WU) or the partial sum (dot). WB: weights at issue (dot) or dW (WU).
   always_comb begin
@@ -307,17 +302,19 @@ module engine_compute #(
     .TM (TM),
     .TN (TN)
   ) u_array (
-    .clk_i       (clk_i),
-    .rst_ni      (rst_ni),
-    .outer_i     (outer_q),
-    .mul_valid_i (meta_q[0].valid),
-    .a_i         (op_a),
-    .b_i         (op_b),
-    .dot_acc_i   (dot_acc),
-    .dot_zero_i  (meta_q[DOT_ADD].zero),
-    .outer_acc_i (outer_acc),
-    .valid_o     (pe_valid),
-    .y_o         (pe_y)
+    .clk_i         (clk_i),
+    .rst_ni        (rst_ni),
+    .outer_i       (outer_q),
+    .mul_valid_i   (meta_q[0].valid),
+    .a_i           (op_a),
+    .b_i           (op_b),
+    .dot_acc_i     (dot_acc),
+    .dot_zero_i    (meta_q[DOT_ADD].zero),
+    .dot_first_i   (meta_q[DOT_ADD].first),
+    .outer_first_i (meta_q[OUTER_ADD].first),
+    .outer_acc_i   (wb_rdata_i),
+    .valid_o       (pe_valid),
+    .y_o           (pe_y)
   );
 
   // ---- write-back ---------------------------------------------------------------------

@@ -34,6 +34,10 @@ module pe_array #(
   input  logic [TM-1:0][31:0]         dot_acc_i,
   /// dot mode: add +0 instead of the tree result (same timing as dot_acc_i).
   input  logic              dot_zero_i,
+  /// dot mode: accumulate onto +0 instead of dot_acc_i (same timing).
+  input  logic              dot_first_i,
+  /// outer mode: accumulate onto +0 instead of outer_acc_i (same timing as outer_acc_i).
+  input  logic              outer_first_i,
   /// outer mode: PE (m, n)'s dW word, PE_OUTER_ACC_DELAY cycles after mul_valid_i.
   input  logic [TM-1:0][TN-1:0][31:0] outer_acc_i,
   /// Results valid this cycle.
@@ -55,6 +59,14 @@ module pe_array #(
   logic [TM-1:0][TN-1:0][31:0] add_a, add_b;
   logic [TM-1:0][TN-1:0]       add_in_valid, add_out_valid;
   logic [TM-1:0][TN-1:0][31:0] sum;   // adder outputs, by adder index
+  logic [TM-1:0][TN-1:0][31:0] oacc;  // outer_acc_i, or +0 on a first term
+  logic [TM-1:0][31:0]         dacc;  // dot_acc_i, or +0 on a first term
+  always_comb begin
+    for (int m = 0; m < TM; m++) begin
+      dacc[m] = dot_first_i ? 32'd0 : dot_acc_i[m];
+      for (int n = 0; n < TN; n++) oacc[m][n] = outer_first_i ? 32'd0 : outer_acc_i[m][n];
+    end
+  end
 
   /// The column whose outer-mode accumulation adder `idx` does: the level-1 nodes take
   /// the even columns, the other adders the odd ones, the accumulate adder TN-1 its own.
@@ -89,11 +101,11 @@ module pe_array #(
         always_comb begin
           if (l == 1) begin
             add_a[m][IDX]        = prod[m][COL];
-            add_b[m][IDX]        = outer_i ? outer_acc_i[m][COL] : prod[m][2*k+1];
+            add_b[m][IDX]        = outer_i ? oacc[m][COL] : prod[m][2*k+1];
             add_in_valid[m][IDX] = prod_valid[m][COL];
           end else if (outer_i) begin
             add_a[m][IDX]        = prod[m][COL];
-            add_b[m][IDX]        = outer_acc_i[m][COL];
+            add_b[m][IDX]        = oacc[m][COL];
             add_in_valid[m][IDX] = prod_valid[m][COL];
           end else begin
             add_a[m][IDX]        = sum[m][PREV_OFFSET + 2*k];
@@ -108,11 +120,11 @@ module pe_array #(
     always_comb begin
       if (outer_i) begin
         add_a[m][TN-1]        = prod[m][TN-1];
-        add_b[m][TN-1]        = outer_acc_i[m][TN-1];
+        add_b[m][TN-1]        = oacc[m][TN-1];
         add_in_valid[m][TN-1] = prod_valid[m][TN-1];
       end else begin
         add_a[m][TN-1]        = dot_zero_i ? 32'd0 : sum[m][TN-2];
-        add_b[m][TN-1]        = dot_acc_i[m];
+        add_b[m][TN-1]        = dacc[m];
         add_in_valid[m][TN-1] = add_out_valid[m][TN-2];
       end
     end
