@@ -6,6 +6,7 @@ rtl/fp32_mul.sv
 rtl/fp32_add.sv
 rtl/assert_armed.sv
 rtl/sdp_ram.sv
+rtl/mux4.sv
 rtl/stream_fifo.sv
 rtl/pe_array.sv
 rtl/engine_agu.sv
