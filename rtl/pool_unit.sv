@@ -58,7 +58,13 @@ module pool_unit #(
 
   /// Candidate c replaces the current maximum m.
   function automatic logic wins(logic [31:0] c, logic [31:0] m);
-    return !fp32_is_nan(c[30:0]) && !fp32_is_nan(m[30:0]) && key(c) > key(m);
+    // key(c) > key(m) without the negations: signs first (a zero or subnormal counts as
+    // +0), then one magnitude comparison, its operands swapped when both are negative.
+    logic cz, mz, cs, ms;
+    cz = c[30:23] == 8'd0;  mz = m[30:23] == 8'd0;
+    cs = c[31] && !cz;      ms = m[31] && !mz;
+    return !fp32_is_nan(c[30:0]) && !fp32_is_nan(m[30:0]) && !(cz && mz)
+           && (cs != ms ? ms : ((cs ? m[30:0] : c[30:0]) > (cs ? c[30:0] : m[30:0])));
   endfunction
 
 
