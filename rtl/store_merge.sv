@@ -63,7 +63,14 @@ module store_merge #(
 
   // ---- the pipeline: lr * a, then b - that; a and b delayed alongside -------------------
   logic [LATENCY-1:0]           valid_pipe_q;
-  logic [LATENCY-1:0][DW-1:0]   a_pipe_q, b_pipe_q;
+  logic [LATENCY-1:0][DW-1:0]   a_pipe_q;
+  // b is read twice: by the adder (SGD) after the multiply, and at the end only as
+  // "b > 0" per word (RELU_MASK): the full word travels FP32_MUL_LATENCY stages, the
+  // rest of the way one bit per word.
+  logic [FP32_MUL_LATENCY-1:0][DW-1:0] b_pipe_q;
+  logic [LATENCY-1:0][LANES-1:0]       b_pos_pipe_q;
+  logic [LANES-1:0]                    b_pos;
+  always_comb for (int l = 0; l < LANES; l++) b_pos[l] = fp32_positive(b_data_i[32*l +: 32]);
 
   always_ff @(posedge clk_i) begin
     if (!rst_ni) valid_pipe_q <= '0;
@@ -72,7 +79,8 @@ module store_merge #(
 
   always_ff @(posedge clk_i) begin
     a_pipe_q <= {a_pipe_q[LATENCY-2:0], a_data_i};
-    b_pipe_q <= {b_pipe_q[LATENCY-2:0], b_data_i};
+    b_pipe_q <= {b_pipe_q[FP32_MUL_LATENCY-2:0], b_data_i};
+    b_pos_pipe_q <= {b_pos_pipe_q[LATENCY-2:0], b_pos};
   end
 
   logic [LANES-1:0][31:0] product, sum;
@@ -101,10 +109,11 @@ module store_merge #(
   end
 
   // ---- the selected result --------------------------------------------------------------
-  logic [DW-1:0] a_out, b_out, result;
+  logic [DW-1:0] a_out, result;
+  logic [LANES-1:0] b_out_pos;
   logic [1:0]    op_out;
   assign a_out  = a_pipe_q[LATENCY-1];
-  assign b_out  = b_pipe_q[LATENCY-1];
+  assign b_out_pos = b_pos_pipe_q[LATENCY-1];
   assign op_out = op_i;   // constant while beats are in flight (one descriptor at a time)
 
   always_comb begin
@@ -112,7 +121,7 @@ module store_merge #(
       unique case (op_out)
         StoreRelu:     result[32*l +: 32] = fp32_is_nan(a_out[32*l +: 31]) ? FP32_CANONICAL_NAN
                                           : fp32_positive(a_out[32*l +: 32]) ? a_out[32*l +: 32] : 32'd0;
-        StoreReluMask: result[32*l +: 32] = fp32_positive(b_out[32*l +: 32]) ? a_out[32*l +: 32] : 32'd0;
+        StoreReluMask: result[32*l +: 32] = b_out_pos[l] ? a_out[32*l +: 32] : 32'd0;
         StoreSgd:      result[32*l +: 32] = sum[l];
         default:       result[32*l +: 32] = a_out[32*l +: 32];
       endcase
