@@ -7,6 +7,7 @@ rtl/fp32_add.sv
 rtl/assert_armed.sv
 rtl/sdp_ram.sv
 rtl/stream_fifo.sv
+rtl/stream_register.sv
 rtl/pe_array.sv
 rtl/engine_agu.sv
 rtl/wb_claims.sv
