@@ -8,6 +8,7 @@ rtl/assert_armed.sv
 rtl/sdp_ram.sv
 rtl/mux4.sv
 rtl/stream_fifo.sv
+rtl/stream_register.sv
 rtl/pe_array.sv
 rtl/engine_agu.sv
 rtl/wb_claims.sv

@@ -87,8 +87,8 @@ module conv_engine #(
   logic        q_load_ready, q_compute_ready, q_store_ready;
   logic        load_cmd_valid, compute_cmd_valid, store_cmd_valid;
   logic        load_cmd_ready, compute_cmd_ready, store_cmd_ready;
-  engine_cmd_t load_cmd, compute_cmd, store_cmd;
-  logic        load_wb_done, compute_done, store_wb_done, wb_quiet;
+  engine_cmd_t dispatched_cmd, load_cmd, compute_cmd, store_cmd;
+  logic        load_wb_done, compute_done, store_wb_done, dispatch_idle;
   logic [$clog2(QUEUE_DEPTH):0] load_count, compute_count, store_count;
 
   engine_dispatch #(
@@ -110,28 +110,29 @@ module conv_engine #(
     .compute_ready_i (q_compute_ready),
     .store_valid_o   (q_store_push),
     .store_ready_i   (q_store_ready),
+    .cmd_o           (dispatched_cmd),
     .load_wb_done_i  (load_wb_done),
     .compute_done_i  (compute_done),
     .store_wb_done_i (store_wb_done),
     .ob_set_full_i   (compute_ob_set),
-    .wb_quiet_o      (wb_quiet)
+    .idle_o          (dispatch_idle)
   );
 
   stream_fifo #(.WIDTH($bits(engine_cmd_t)), .DEPTH(QUEUE_DEPTH)) u_load_queue (
     .clk_i (clk_i), .rst_ni (rst_ni),
-    .in_valid_i (q_load_push), .in_ready_o (q_load_ready), .in_data_i (cmd_i),
+    .in_valid_i (q_load_push), .in_ready_o (q_load_ready), .in_data_i (dispatched_cmd),
     .out_valid_o (load_cmd_valid), .out_ready_i (load_cmd_ready), .out_data_o (load_cmd),
     .count_o (load_count)
   );
   stream_fifo #(.WIDTH($bits(engine_cmd_t)), .DEPTH(QUEUE_DEPTH)) u_compute_queue (
     .clk_i (clk_i), .rst_ni (rst_ni),
-    .in_valid_i (q_compute_push), .in_ready_o (q_compute_ready), .in_data_i (cmd_i),
+    .in_valid_i (q_compute_push), .in_ready_o (q_compute_ready), .in_data_i (dispatched_cmd),
     .out_valid_o (compute_cmd_valid), .out_ready_i (compute_cmd_ready), .out_data_o (compute_cmd),
     .count_o (compute_count)
   );
   stream_fifo #(.WIDTH($bits(engine_cmd_t)), .DEPTH(QUEUE_DEPTH)) u_store_queue (
     .clk_i (clk_i), .rst_ni (rst_ni),
-    .in_valid_i (q_store_push), .in_ready_o (q_store_ready), .in_data_i (cmd_i),
+    .in_valid_i (q_store_push), .in_ready_o (q_store_ready), .in_data_i (dispatched_cmd),
     .out_valid_o (store_cmd_valid), .out_ready_i (store_cmd_ready), .out_data_o (store_cmd),
     .count_o (store_count)
   );
@@ -378,7 +379,7 @@ module conv_engine #(
   end
 
   assign idle_o = load_count == '0 && compute_count == '0 && store_count == '0
-                  && ld_idle && cp_idle && st_idle && wb_quiet;
+                  && ld_idle && cp_idle && st_idle && dispatch_idle;
 
   // ---- assertions (simulation) ------------------------------------------------------------
 `ifndef SYNTHESIS

@@ -54,7 +54,11 @@ module engine_load #(
   engine_cmd_t cmd_q;
   /* verilator lint_on UNUSEDSIGNAL */
   logic [15:0] beat_q;
-  logic        target_free, take, last_beat;
+  // The beat taken next is the command's last: a register, so that the done pulses
+  // (to the dispatcher's claims and the buffer flags) are a gate behind the load
+  // port's valid, not a 16-bit compare.
+  logic        last_beat_q;
+  logic        target_free, take;
 
   always_comb begin
     unique case (cmd_i.op)
@@ -69,20 +73,22 @@ module engine_load #(
   assign ld_ready_o  = active_q;
   assign idle_o      = !active_q;
   assign take        = active_q && ld_valid_i;
-  assign last_beat   = beat_q + 16'd1 == cmd_q.count;
 
   always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
-      active_q <= 1'b0;
-      beat_q   <= '0;
+      active_q    <= 1'b0;
+      beat_q      <= '0;
+      last_beat_q <= 1'b0;
     end else if (!active_q) begin
       if (cmd_valid_i && cmd_ready_o) begin
-        active_q <= cmd_i.count != 16'd0;
-        beat_q   <= '0;
+        active_q    <= cmd_i.count != 16'd0;
+        beat_q      <= '0;
+        last_beat_q <= cmd_i.count == 16'd1;
       end
     end else if (take) begin
-      beat_q <= beat_q + 16'd1;
-      if (last_beat) active_q <= 1'b0;
+      beat_q      <= beat_q + 16'd1;
+      last_beat_q <= beat_q + 16'd2 == cmd_q.count;
+      if (last_beat_q) active_q <= 1'b0;
     end
   end
 
@@ -103,9 +109,9 @@ module engine_load #(
     wdata_o       = ld_data_i;
     ib_set_full_o = '0;
     ob_set_full_o = '0;
-    if (take && last_beat && cmd_q.op == OP_LOAD_IN)  ib_set_full_o[cmd_q.half] = 1'b1;
-    if (take && last_beat && cmd_q.op == OP_LOAD_OUT) ob_set_full_o[cmd_q.half] = 1'b1;
-    wb_cmd_done_o = take && last_beat && cmd_q.op == OP_LOAD_W;
+    if (take && last_beat_q && cmd_q.op == OP_LOAD_IN)  ib_set_full_o[cmd_q.half] = 1'b1;
+    if (take && last_beat_q && cmd_q.op == OP_LOAD_OUT) ob_set_full_o[cmd_q.half] = 1'b1;
+    wb_cmd_done_o = take && last_beat_q && cmd_q.op == OP_LOAD_W;
   end
 
 endmodule

@@ -50,16 +50,10 @@ module pool_unit #(
   localparam int unsigned QW    = R > 1 ? $clog2(R) : 1;
   localparam int unsigned FIFO_DEPTH = 4;
 
-  /// Ordering key of a value as the comparison reads it (zero for zeros and subnormals).
-  function automatic logic signed [31:0] key(logic [31:0] x);
-    if (x[30:23] == 8'd0) return '0;
-    return x[31] ? -$signed({1'b0, x[30:0]}) : $signed({1'b0, x[30:0]});
-  endfunction
-
   /// Candidate c replaces the current maximum m.
   function automatic logic wins(logic [31:0] c, logic [31:0] m);
-    // key(c) > key(m) without the negations: signs first (a zero or subnormal counts as
-    // +0), then one magnitude comparison, its operands swapped when both are negative.
+    // c > m with zeros and subnormals read as +0: the signs first, then one comparison
+    // of the magnitudes (31-bit patterns order them), swapped when both are negative.
     logic cz, mz, cs, ms;
     cz = c[30:23] == 8'd0;  mz = m[30:23] == 8'd0;
     cs = c[31] && !cz;      ms = m[31] && !mz;

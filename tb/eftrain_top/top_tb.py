@@ -701,9 +701,10 @@ class TB:
         in drop mode what is already queued (docs/architecture.md, "Errors and stops"):
 
         * the emission it is in, and per engine unit ENGINE_QUEUE_DEPTH queued commands
-          and the one running, and one in the dispatcher: ENGINE_QUEUE_DEPTH + 3
-          commands, each at most the layer's largest compute pass or largest transfer
-          (dropped transfers stream one beat per cycle);
+          and the one running, and in the dispatcher one at its input and one in its
+          decode register: ENGINE_QUEUE_DEPTH + 4 commands, each at most the layer's
+          largest compute pass or largest transfer (dropped transfers stream one beat
+          per cycle);
         * per DMA the request being cut into bursts (one transfer) and
           DMA_MAX_OUTSTANDING bursts of up to MAX_BURST_BEATS beats on the bus, at most
           the layer's beats in that direction;
@@ -723,7 +724,7 @@ class TB:
                 ho, wo = layer.out_hw
                 plane = (2 * ho * layer.w + ho * wo) * self.cfg.tn * 4 // BEAT_BYTES
         on_bus = sum(min(xfer + DMA_MAX_OUTSTANDING * MAX_BURST_BEATS, beats) for beats in total.values())
-        cycles = (ENGINE_QUEUE_DEPTH + 3) * (pass_cycles + xfer) + on_bus + plane + 200
+        cycles = (ENGINE_QUEUE_DEPTH + 4) * (pass_cycles + xfer) + on_bus + plane + 200
         return cycles * (4 if stressed else 1)
 
     # ---- running ---------------------------------------------------------------------------
