@@ -81,23 +81,36 @@ module layer_ctrl #(
   import eftrain_desc_pkg::*;
   import engine_cmd_pkg::*;
 
+  localparam int unsigned AW          = AXI_ADDR_WIDTH;
   localparam int unsigned BEAT_BYTES  = AXI_DATA_WIDTH / 8;
   localparam int unsigned DESC_BEATS  = DESC_BYTES / BEAT_BYTES;
   localparam int unsigned PIXEL_BYTES = TN * 4;           // one channel group of a pixel
   localparam int unsigned LOG_TN      = $clog2(TN);
+  localparam int unsigned LOG_PIXEL   = $clog2(PIXEL_BYTES);
+  localparam int unsigned LOG_BLOCK   = $clog2(TN * PIXEL_BYTES);   // bytes of a weight block per K*K
   localparam int unsigned PIXEL_BEATS_SHIFT = $clog2(PIXEL_BYTES / BEAT_BYTES);
+
+  typedef logic [AW-1:0] addr_t;
 
   typedef enum logic [4:0] {
     Idle,       // waiting for CTRL.START
     Fetch,      // request the descriptor
     FetchData,  // collect its beats
-    Derive,     // compute the layer's derived sizes
-    Ends,       // the end address of every tensor (for the range rule)
-    Rules,      // evaluate the validation rules (first failing rule wins) into a register
+    Derive,     // the layer's derived sizes; the rules on the descriptor's own fields
+    Sizes,      // products of two dimensions; the output-size rules
+    Products,   // an image's elements, the weight blocks, the tile-fit products
+    Bytes,      // the tensors' elements, the per-descriptor address steps
+    Ends,       // the tensors' bytes
+    Range,      // the end address of every tensor (for the range rule)
+    Rules,      // the first failing rule into a register
     Check,      // act on the verdict: stop with its code, or start the loops
     Count,      // count the row tiles (the pace of a double-buffered WB)
     WeightLoad, // FP/BP: LOAD_W of every block of this outer tile
-    Tile,       // geometry of the next row tile
+    Tile,       // the next row tile: its rows, the first IB row before clipping
+    TileHi,     // the last IB row before clipping; the output tile's addresses
+    TileIb,     // the IB rows after clipping; the output tile's element count
+    TileSize,   // the IB rows' offset and element count
+    TileAddr,   // the address of the first LOAD_IN of the tile
     OutLoad,    // WU: LOAD_OUT of the dy tile
     InLoad,     // LOAD_IN of one channel tile's rows
     Compute,    // COMPUTE of that pass
@@ -121,22 +134,33 @@ module layer_ctrl #(
   /* verilator lint_on UNUSEDSIGNAL */
   logic [DESC_BYTES*8-1:0]  desc_bits_q;
   logic [$clog2(DESC_BEATS + 1)-1:0] beat_q;
-  // Descriptor and tensor addresses are 64-bit fields; the AXI address has
-  // AXI_ADDR_WIDTH bits (tensor ranges are checked against it).
-  /* verilator lint_off UNUSEDSIGNAL */
-  logic [63:0]              addr_q;       // this descriptor's address
-  /* verilator lint_on UNUSEDSIGNAL */
   logic [15:0]              index_q;
   logic [31:0]              desc_done_q;
 
   assign desc_q = desc_t'(desc_bits_q);
 
+  // Descriptor and tensor addresses are 64-bit fields; the AXI address has AW bits, and
+  // every tensor of a valid descriptor ends below 2^AW (the range rule), so the address
+  // arithmetic of the loops is done in AW bits.
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic [63:0] in_addr64, out_addr64, wgt_addr64, aux_addr64;
+  /* verilator lint_on UNUSEDSIGNAL */
+  addr_t       in_base, out_base, wgt_base, aux_base;
+  assign in_addr64  = desc_q.in_addr;
+  assign out_addr64 = desc_q.out_addr;
+  assign wgt_addr64 = desc_q.wgt_addr;
+  assign aux_addr64 = desc_q.aux_addr;
+  assign in_base    = in_addr64[AW-1:0];
+  assign out_base   = out_addr64[AW-1:0];
+  assign wgt_base   = wgt_addr64[AW-1:0];
+  assign aux_base   = aux_addr64[AW-1:0];
+
   logic        is_fp, is_bp, is_wu, is_pool_fp, is_pool_bp, is_pool, is_conv;
   logic        relu, relu_mask, sgd;
-  logic [15:0] ho_q, wo_q, ng_q, mg_q, out_h_q, out_w_q, in_img_h_q, in_img_w_q, rows_q;
-  logic [15:0] outer_n_q, inner_n_q;
-  logic [31:0] kk_q;                      // K*K
-  logic [63:0] act_in_bytes_q, act_aux_bytes_q, act_out_bytes_q, wgt_bytes_q;
+  // The input of an FP/WU pass and the output of a BP one have the shape of x
+  // (batch, n, h, w); the others that of y (batch, m, ho, wo). BP and pool BP read a
+  // y-shaped tensor and write an x-shaped one.
+  logic        reads_y;
 
   assign is_fp = desc_q.opcode == OP_CONV_FP;
   assign is_bp = desc_q.opcode == OP_CONV_BP;
@@ -148,6 +172,7 @@ module layer_ctrl #(
   assign relu       = desc_q.flags[FLAG_RELU];
   assign relu_mask  = desc_q.flags[FLAG_RELU_MASK];
   assign sgd        = desc_q.flags[FLAG_SGD];
+  assign reads_y    = is_bp || is_pool_bp;
 
   // Flags each opcode takes (eftrain.descriptor.flags_allowed).
   logic [15:0] flags_allowed;
@@ -172,79 +197,214 @@ module layer_ctrl #(
                  >>> (desc_q.stride == 4'd2 ? 1 : 0)) + 20'sd1;
 
   /// Channel groups of `c` channels: ceil(c / TN).
-  function automatic logic [31:0] groups(logic [15:0] c);
-    return (32'(c) + 32'(TN - 1)) >> LOG_TN;
+  function automatic logic [15:0] groups(logic [15:0] c);
+    return 16'((17'(c) + 17'(TN - 1)) >> LOG_TN);
   endfunction
 
-  /// Bytes of an activation tensor [b][ceil(c/TN)][h][w][TN].
-  function automatic logic [63:0] act_bytes(logic [15:0] b, logic [15:0] c, logic [15:0] h, logic [15:0] w);
-    return 64'(b) * 64'(groups(c)) * 64'(h) * 64'(w) * 64'(PIXEL_BYTES);
+  /// The low 12 bits of a dimension: a valid descriptor's dimensions are at most
+  /// MAX_DIM (4095), and the products below only matter once the dimension rule has
+  /// passed, so they multiply 12-bit operands (one DSP48E2 each).
+  /* verilator lint_off UNUSEDSIGNAL */
+  function automatic logic [11:0] dim(logic [15:0] d);
+    return d[11:0];
   endfunction
+  /* verilator lint_on UNUSEDSIGNAL */
+
+  // Dimensions (registered in Derive).
+  logic signed [19:0] ho_s_q, wo_s_q;
+  logic [15:0] ho_q, wo_q, ng_q, mg_q, out_h_q, out_w_q, in_img_h_q, in_img_w_q, rows_q;
+  logic [15:0] outer_n_q, inner_n_q, in_groups_q;
+  logic [7:0]  kk_q;                      // K*K
+
+  // Products (Sizes, Products, Bytes), widths those of 12-bit dimensions.
+  logic [23:0] hw_x_q, hw_y_q, ho_w_q, mn_q;
+  logic [35:0] img_x_q, img_y_q;
+  logic [47:0] bytes_x_q, bytes_y_q;
+  logic [19:0] ng_kk_q;
+  logic [23:0] blocks_kk_q;
+  logic [31:0] wgt_blocks_q;
+  logic [63:0] act_in_bytes_q, act_aux_bytes_q, wgt_bytes_q;
+  logic [63:0] out_bytes_q;             // of the tensor out_addr names (WU: dW)
 
   // ---- validation (eftrain.descriptor.validate, same order) -------------------------
-  logic [7:0]  check_code;
-  logic [31:0] rows_fit, ib_rows_need, ib_rows_fit, ib_w_fit, blocks_fit, out_h_fit;
-  logic        stride_shift;   // log2(stride) of a valid stride
-  assign stride_shift = desc_q.stride == 4'd2;
+  // The rules take registered cycles from Derive to Rules, each rule's condition in a
+  // flop of its own, so that no path runs from the descriptor through a product, a
+  // 64-bit sum, a compare and the rule priority at once.
   logic [64:0] limit;
+  assign limit = 65'd1 << AXI_ADDR_WIDTH;
 
-  // The tile-fit rule (eftrain.descriptor.tile_misfit), one assignment per quantity.
-  assign out_h_fit    = 32'(out_h_q);
-  assign rows_fit     = (32'(desc_q.tile_rows) < out_h_fit) ? 32'(desc_q.tile_rows) : out_h_fit;
-  // Stride is 1 or 2 by the time this counts (the stride check comes first): a divide or
-  // multiply by it is a shift, not a run-time divider or multiplier.
-  assign ib_rows_need = is_bp ? (rows_fit + 32'(desc_q.k) - 32'd1 + 32'(desc_q.stride) - 32'd1) >> stride_shift
-                              : ((rows_fit - 32'd1) << stride_shift) + 32'(desc_q.k);
-  assign ib_rows_fit  = is_bp ? (ib_rows_need > 32'(ho_q) ? 32'(ho_q) : ib_rows_need)
-                              : (ib_rows_need > 32'(desc_q.h) ? 32'(desc_q.h) : ib_rows_need);
-  assign ib_w_fit     = is_bp ? 32'(wo_q) : 32'(desc_q.w);
-  assign blocks_fit   = is_bp ? 32'(mg_q) : 32'(ng_q);
-  assign limit        = 65'd1 << AXI_ADDR_WIDTH;
+  logic bad_magic_q, bad_version_q, bad_opcode_q, bad_flags_q, bad_kernel_q, bad_stride_q, bad_pad_q;
+  logic bad_dim_fields_q, bad_dim_out_q, unaligned_q;
+  // The tile-fit rule (eftrain.descriptor.tile_misfit), one flop per clause.
+  logic tile_zero_q, pool_wide_q, ob_over_q, ib_over_q, wb_over_q, bp_odd_q, dbl_fit_q;
+  logic [15:0] rows_fit_q;
+  logic [31:0] ob_fill_q, ib_rows_need_q, ib_rows_fit_q, ib_fill_q;
 
-  // The checks take three registered cycles (Derive, Ends, Rules), so that no path runs
-  // from the descriptor through a 64-bit sum, a compare and the rule priority at once.
   logic [64:0] in_end_q, out_end_q, wgt_end_q, aux_end_q;
-  logic [7:0]  check_code_q;
+  logic [7:0]  check_code, check_code_q;
 
   // Tensors each opcode uses beyond in_addr and out_addr (Descriptor.tensors).
   logic uses_wgt, uses_aux;
   assign uses_wgt = is_fp || is_bp || (is_wu && sgd);
   assign uses_aux = is_wu || (is_bp && relu_mask) || is_pool_bp;
 
+  logic stride_shift;   // log2(stride) of a valid stride
+  assign stride_shift = desc_q.stride == 4'd2;
+
+  logic bad_tile, bad_range;
+  assign bad_tile  = is_pool ? pool_wide_q : (tile_zero_q || ob_over_q || ib_over_q || wb_over_q || bp_odd_q);
+  assign bad_range = in_end_q > limit || out_end_q > limit || (uses_wgt && wgt_end_q > limit)
+                     || (uses_aux && aux_end_q > limit);
+
   always_comb begin
     check_code = ERR_NONE;
-    if (desc_q.magic != MAGIC)                                  check_code = ERR_BAD_MAGIC;
-    else if (desc_q.version != VERSION)                         check_code = ERR_BAD_VERSION;
-    else if (!(is_conv || is_pool))                             check_code = ERR_BAD_OPCODE;
-    else if ((desc_q.flags & ~flags_allowed) != '0)             check_code = ERR_BAD_FLAGS;
-    else if (is_pool ? desc_q.k != 4'd2 : (desc_q.k == 4'd0 || 32'(desc_q.k) > KMAX))
-                                                                check_code = ERR_BAD_KERNEL;
-    else if (is_pool ? desc_q.stride != 4'd2 : !(desc_q.stride inside {4'd1, 4'd2}))
-                                                                check_code = ERR_BAD_STRIDE;
-    else if (is_pool ? desc_q.pad != 4'd0 : desc_q.pad >= desc_q.k)
-                                                                check_code = ERR_BAD_PAD;
-    else if (desc_q.batch == '0 || desc_q.n == '0 || desc_q.m == '0 || desc_q.h == '0 || desc_q.w == '0
-             || 32'(desc_q.batch) > MAX_DIM || 32'(desc_q.n) > MAX_DIM || 32'(desc_q.m) > MAX_DIM
-             || 32'(desc_q.h) > MAX_DIM || 32'(desc_q.w) > MAX_DIM || ho_s < 1 || wo_s < 1
-             || ho_s > $signed(20'(MAX_DIM)) || wo_s > $signed(20'(MAX_DIM))
-             || (is_pool && desc_q.m != desc_q.n))
-                                                                check_code = ERR_BAD_DIMENSION;
-    else if (is_pool ? 32'(wo_q) > POOL_MAX_WO
-                     : (desc_q.tile_rows == '0
-                        || rows_fit * 32'(out_w_q) > OB_DEPTH
-                        || ib_rows_fit * ib_w_fit > IB_DEPTH
-                        || blocks_fit * kk_q > WB_DEPTH
-                        || (is_bp && desc_q.stride == 4'd2 && rows_fit[0] && rows_fit < out_h_fit)))
-                                                                check_code = ERR_TILE_TOO_LARGE;
-    else if (desc_q.in_addr[5:0] != '0 || desc_q.out_addr[5:0] != '0
-             || (uses_wgt && desc_q.wgt_addr[5:0] != '0) || (uses_aux && desc_q.aux_addr[5:0] != '0))
-                                                                check_code = ERR_UNALIGNED_ADDRESS;
-    else if (in_end_q > limit || out_end_q > limit || (uses_wgt && wgt_end_q > limit)
-             || (uses_aux && aux_end_q > limit))                check_code = ERR_ADDRESS_RANGE;
+    if (bad_magic_q)                          check_code = ERR_BAD_MAGIC;
+    else if (bad_version_q)                   check_code = ERR_BAD_VERSION;
+    else if (bad_opcode_q)                    check_code = ERR_BAD_OPCODE;
+    else if (bad_flags_q)                     check_code = ERR_BAD_FLAGS;
+    else if (bad_kernel_q)                    check_code = ERR_BAD_KERNEL;
+    else if (bad_stride_q)                    check_code = ERR_BAD_STRIDE;
+    else if (bad_pad_q)                       check_code = ERR_BAD_PAD;
+    else if (bad_dim_fields_q || bad_dim_out_q) check_code = ERR_BAD_DIMENSION;
+    else if (bad_tile)                        check_code = ERR_TILE_TOO_LARGE;
+    else if (unaligned_q)                     check_code = ERR_UNALIGNED_ADDRESS;
+    else if (bad_range)                       check_code = ERR_ADDRESS_RANGE;
+  end
+
+  // The setup pipeline: each stage reads only registers of the stages before it.
+  always_ff @(posedge clk_i) begin
+    unique case (state_q)
+      // Sizes the checks and the loops need; the rules on the descriptor's own fields.
+      Derive: begin
+        ho_s_q      <= ho_s;
+        wo_s_q      <= wo_s;
+        ho_q        <= 16'(ho_s);
+        wo_q        <= 16'(wo_s);
+        ng_q        <= groups(desc_q.n);
+        mg_q        <= groups(desc_q.m);
+        kk_q        <= 8'(desc_q.k) * 8'(desc_q.k);
+        out_h_q     <= is_bp ? desc_q.h : 16'(ho_s);
+        out_w_q     <= is_bp ? desc_q.w : 16'(wo_s);
+        in_img_h_q  <= is_bp ? 16'(ho_s) : desc_q.h;
+        in_img_w_q  <= is_bp ? 16'(wo_s) : desc_q.w;
+        outer_n_q   <= is_bp ? groups(desc_q.n) : groups(desc_q.m);
+        inner_n_q   <= is_bp ? groups(desc_q.m) : groups(desc_q.n);
+        in_groups_q <= is_bp ? groups(desc_q.m) : groups(desc_q.n);
+        bad_magic_q   <= desc_q.magic != MAGIC;
+        bad_version_q <= desc_q.version != VERSION;
+        bad_opcode_q  <= !(is_conv || is_pool);
+        bad_flags_q   <= (desc_q.flags & ~flags_allowed) != '0;
+        bad_kernel_q  <= is_pool ? desc_q.k != 4'd2 : (desc_q.k == 4'd0 || 32'(desc_q.k) > KMAX);
+        bad_stride_q  <= is_pool ? desc_q.stride != 4'd2 : !(desc_q.stride inside {4'd1, 4'd2});
+        bad_pad_q     <= is_pool ? desc_q.pad != 4'd0 : desc_q.pad >= desc_q.k;
+        bad_dim_fields_q <= desc_q.batch == '0 || desc_q.n == '0 || desc_q.m == '0 || desc_q.h == '0
+                            || desc_q.w == '0 || 32'(desc_q.batch) > MAX_DIM || 32'(desc_q.n) > MAX_DIM
+                            || 32'(desc_q.m) > MAX_DIM || 32'(desc_q.h) > MAX_DIM || 32'(desc_q.w) > MAX_DIM
+                            || (is_pool && desc_q.m != desc_q.n);
+        unaligned_q   <= desc_q.in_addr[5:0] != '0 || desc_q.out_addr[5:0] != '0
+                         || (uses_wgt && desc_q.wgt_addr[5:0] != '0) || (uses_aux && desc_q.aux_addr[5:0] != '0);
+        tile_zero_q   <= desc_q.tile_rows == '0;
+      end
+      // Products of two dimensions; the output-size rules; what the tile-fit rule needs.
+      Sizes: begin
+        bad_dim_out_q <= ho_s_q < 1 || wo_s_q < 1 || ho_s_q > $signed(20'(MAX_DIM)) || wo_s_q > $signed(20'(MAX_DIM));
+        pool_wide_q   <= 32'(wo_q) > POOL_MAX_WO;
+        rows_fit_q    <= desc_q.tile_rows < out_h_q ? desc_q.tile_rows : out_h_q;
+        hw_x_q        <= dim(desc_q.h) * dim(desc_q.w);
+        hw_y_q        <= dim(ho_q) * dim(wo_q);
+        ho_w_q        <= dim(ho_q) * dim(desc_q.w);
+        mn_q          <= dim(mg_q) * dim(ng_q);
+        ng_kk_q       <= dim(ng_q) * kk_q;
+        // (The tile rule compares the full 16-bit count of blocks.)
+        blocks_kk_q   <= in_groups_q * kk_q;
+      end
+      // An image's elements, the weight blocks, the tile-fit products.
+      Products: begin
+        img_x_q        <= dim(ng_q) * hw_x_q;
+        img_y_q        <= dim(mg_q) * hw_y_q;
+        wgt_blocks_q   <= mn_q * kk_q;
+        ob_fill_q      <= rows_fit_q * out_w_q;
+        // Stride is 1 or 2 once this matters (the stride rule comes first): a divide or
+        // multiply by it is a shift, not a run-time divider or multiplier.
+        ib_rows_need_q <= is_bp ? (32'(rows_fit_q) + 32'(desc_q.k) - 32'd1 + 32'(desc_q.stride) - 32'd1) >> stride_shift
+                                : ((32'(rows_fit_q) - 32'd1) << stride_shift) + 32'(desc_q.k);
+        bp_odd_q       <= is_bp && desc_q.stride == 4'd2 && rows_fit_q[0] && rows_fit_q < out_h_q;
+        wb_over_q      <= 32'(blocks_kk_q) > WB_DEPTH;
+        dbl_fit_q      <= 32'(blocks_kk_q) <= WB_DEPTH / 2;
+      end
+      Bytes: begin
+        bytes_x_q     <= dim(desc_q.batch) * img_x_q;
+        bytes_y_q     <= dim(desc_q.batch) * img_y_q;
+        ib_rows_fit_q <= ib_rows_need_q > 32'(in_img_h_q) ? 32'(in_img_h_q) : ib_rows_need_q;
+        ob_over_q     <= ob_fill_q > OB_DEPTH;
+      end
+      Ends: begin
+        // (A pool has m = n, checked before these sizes are used.)
+        act_in_bytes_q  <= 64'(reads_y ? bytes_y_q : bytes_x_q) << LOG_PIXEL;
+        act_aux_bytes_q <= 64'(is_wu ? bytes_y_q : bytes_x_q) << LOG_PIXEL;
+        wgt_bytes_q     <= 64'(wgt_blocks_q) * 64'(TN * TN * 4);
+        out_bytes_q     <= is_wu ? 64'(wgt_blocks_q) * 64'(TN * TN * 4)
+                                 : 64'(reads_y ? bytes_x_q : bytes_y_q) << LOG_PIXEL;
+        ib_fill_q       <= ib_rows_fit_q * 32'(in_img_w_q);
+      end
+      Range: begin
+        in_end_q  <= 65'(desc_q.in_addr) + 65'(act_in_bytes_q);
+        out_end_q <= 65'(desc_q.out_addr) + 65'(out_bytes_q);
+        wgt_end_q <= 65'(desc_q.wgt_addr) + 65'(wgt_bytes_q);
+        aux_end_q <= 65'(desc_q.aux_addr) + 65'(act_aux_bytes_q);
+        ib_over_q <= ib_fill_q > IB_DEPTH;
+      end
+      Rules: check_code_q <= check_code;
+      default: ;
+    endcase
+  end
+
+  // ---- address steps of the loops (per descriptor) -----------------------------------
+  // The loops never multiply: every transfer address is a cursor that steps by one of
+  // these when its loop counter does (as NVDLA's and Gemmini's address generators do).
+  addr_t plane_in_q, img_in_q;        // a channel group's plane and an image of the input
+  addr_t plane_out_q, img_out_q;      // the same of the output tile's tensor (FP/BP: the
+                                      // output, WU: dy)
+  addr_t row_step_q;                  // a full row tile of the output tile's tensor
+  addr_t outer_step_q, inner_step_q;  // the next weight block of the outer / inner loop
+  addr_t nbr_step_q;                  // from an outer tile's blocks to its neighbour's
+  addr_t pool_aux_step_q, pool_in_step_q;   // pool BP: x and dy rows of an output row
+  logic [31:0] block_beats_q, pool_rd_beats_q, pool_wr_beats_q, pool_rows_beats_q, pool_dy_beats_q;
+  // The first IB row of a tile (before clipping) and its last (before clipping), as
+  // (row + bias) scaled by the stride (schedule._Geometry.ib_rows).
+  logic signed [19:0] lo_bias_q, hi_bias_in_q, hi_bias_out_q;
+
+  always_ff @(posedge clk_i) begin
+    if (state_q == Bytes) begin
+      plane_in_q      <= AW'(reads_y ? hw_y_q : hw_x_q) << LOG_PIXEL;
+      plane_out_q     <= AW'(reads_y ? hw_x_q : hw_y_q) << LOG_PIXEL;
+      img_in_q        <= AW'(reads_y ? img_y_q : img_x_q) << LOG_PIXEL;
+      img_out_q       <= AW'(reads_y ? img_x_q : img_y_q) << LOG_PIXEL;
+      row_step_q      <= AW'(ob_fill_q) << LOG_PIXEL;
+      // Block (mt, nt) is at (mt * ng + nt) blocks; FP and WU run mt outside, BP inside.
+      outer_step_q    <= is_bp ? AW'(kk_q) << LOG_BLOCK : AW'(ng_kk_q) << LOG_BLOCK;
+      inner_step_q    <= is_bp ? AW'(ng_kk_q) << LOG_BLOCK : AW'(kk_q) << LOG_BLOCK;
+      block_beats_q   <= (32'(kk_q) * 32'(TN * TN * 4)) / 32'(BEAT_BYTES);
+      pool_rd_beats_q <= (32'(ho_w_q) * 2) << PIXEL_BEATS_SHIFT;
+      pool_wr_beats_q <= 32'(reads_y ? hw_x_q : hw_y_q) << PIXEL_BEATS_SHIFT;
+      pool_rows_beats_q <= (32'(desc_q.w) * 2) << PIXEL_BEATS_SHIFT;
+      pool_dy_beats_q <= 32'(wo_q) << PIXEL_BEATS_SHIFT;
+      pool_aux_step_q <= (AW'(desc_q.w) * 2) << LOG_PIXEL;
+      pool_in_step_q  <= AW'(wo_q) << LOG_PIXEL;
+      // BP: dx row y reads dy row (y + pad - i) / s where that is an integer, so the
+      // first is ceil((y + pad - k + 1) / s), the last floor((y + pad) / s).
+      // FP/WU: output row y reads rows y * s - pad .. y * s - pad + k - 1.
+      lo_bias_q       <= is_bp ? $signed({16'd0, desc_q.pad}) - $signed({16'd0, desc_q.k}) + 20'sd1
+                                 + (stride_shift ? 20'sd1 : 20'sd0)
+                               : -$signed({16'd0, desc_q.pad});
+      hi_bias_in_q    <= is_bp ? $signed({16'd0, desc_q.pad}) - 20'sd1 : -20'sd1;
+      hi_bias_out_q   <= is_bp ? 20'sd1 : $signed({16'd0, desc_q.k}) - $signed({16'd0, desc_q.pad});
+    end
+    if (state_q == Ends) nbr_step_q <= is_wu ? -outer_step_q : outer_step_q;
   end
 
   // ---- loop counters and the tile geometry -------------------------------------------
-  logic [15:0] outer_q, inner_q, b_q, r0_q, tile_rows_q, lo_q, hi_q, tile_rows_d;
+  logic [15:0] outer_q, inner_q, b_q, r0_q, tile_rows_q, tile_end_q, lo_q, ib_rows_q;
   logic        ib_half_q, ob_half_q;
   // WB double buffering (eftrain.schedule.conv_program): when an outer tile's blocks fit
   // in half of WB, outer tiles alternate between the halves, and the blocks of the
@@ -252,117 +412,117 @@ module layer_ctrl #(
   logic        dbl_q;
   logic [31:0] pace_n_q, pace_q, count_rows_q;
   logic [15:0] side_q, row_tiles_q;
-  logic        side_due;
+  // inner_q * K*K and side_q * K*K: the WB entry of a block within its outer tile.
+  logic [15:0] inner_kk_q, side_kk_q;
 
   /// First WB entry of the blocks of an outer tile of parity `odd`.
-  function automatic logic [31:0] wb_region(logic dbl, logic odd);
-    return (dbl && odd) ? 32'(WB_DEPTH / 2) : 32'd0;
+  function automatic logic [15:0] wb_region(logic dbl, logic odd);
+    return (dbl && odd) ? 16'(WB_DEPTH / 2) : 16'd0;
   endfunction
 
-  // After this COMPUTE, a block of the neighbouring outer tile (FP/BP: the next, WU: the
-  // previous) moves.
-  assign side_due = dbl_q && pace_q == '0 && (is_wu ? outer_q != '0 : outer_q != outer_n_q - 16'd1);
+
   // Rows [lo, hi) of the IB image that output rows [r0, r0 + rows) read
-  // (schedule._Geometry.ib_rows), one assignment per step.
-  logic signed [19:0] r0_s, rows_s, pad_s, k_s, img_h_s;
-  logic signed [19:0] lo_raw, lo_div, hi_div, lo_clip, hi_clip;
-  logic [15:0]        lo_row, hi_row;
-  logic               stride2;
+  // (schedule._Geometry.ib_rows), over the Tile states, a step a cycle.
+  logic signed [19:0] r0_s, tile_end_s, img_h_s, lo_div, hi_div, lo_clip_q, hi_div_q, hi_clip;
+  logic [15:0]        tile_rows_d, tile_end_d;
+  logic               lo_empty;
 
   // Rows of the next tile: rows_q, or what is left of the image.
   assign tile_rows_d = 32'(r0_q) + 32'(rows_q) > 32'(out_h_q) ? out_h_q - r0_q : rows_q;
-  assign r0_s     = $signed({4'd0, r0_q});
-  assign rows_s   = $signed({4'd0, tile_rows_d});
-  assign pad_s    = $signed({16'd0, desc_q.pad});
-  assign k_s      = $signed({16'd0, desc_q.k});
-  assign img_h_s  = $signed({4'd0, in_img_h_q});
-  assign stride2  = desc_q.stride == 4'd2;
-  // BP: dx row y reads dy row (y + pad - i) / s where that is an integer.
-  assign lo_raw  = is_bp ? r0_s + pad_s - k_s + 20'sd1 : (r0_s <<< (stride2 ? 1 : 0)) - pad_s;
-  assign lo_div  = (is_bp && stride2) ? (lo_raw + 20'sd1) >>> 1 : lo_raw;   // ceil(lo_raw / s)
-  assign hi_div  = is_bp ? ((r0_s + rows_s - 20'sd1 + pad_s) >>> (stride2 ? 1 : 0)) + 20'sd1
-                         : ((r0_s + rows_s - 20'sd1) <<< (stride2 ? 1 : 0)) - pad_s + k_s;
-  assign lo_clip = lo_div < 0 ? 20'sd0 : lo_div;
-  assign hi_clip = hi_div > img_h_s ? img_h_s : hi_div;
+  assign tile_end_d  = 32'(r0_q) + 32'(rows_q) > 32'(out_h_q) ? out_h_q : r0_q + rows_q;
+  assign r0_s        = $signed({4'd0, r0_q});
+  assign tile_end_s  = $signed({4'd0, tile_end_q});
+  assign img_h_s     = $signed({4'd0, in_img_h_q});
+  assign lo_div      = is_bp ? (r0_s + lo_bias_q) >>> (stride_shift ? 1 : 0)
+                             : (r0_s <<< (stride_shift ? 1 : 0)) + lo_bias_q;
+  assign hi_div      = is_bp ? ((tile_end_s + hi_bias_in_q) >>> (stride_shift ? 1 : 0)) + hi_bias_out_q
+                             : ((tile_end_s + hi_bias_in_q) <<< (stride_shift ? 1 : 0)) + hi_bias_out_q;
+  assign hi_clip     = hi_div_q > img_h_s ? img_h_s : hi_div_q;
   // No kernel position reaches these rows (stride-2 BP): COMPUTE still needs a full IB
   // half, so load the last row, which every position misses.
-  assign lo_row  = 16'(lo_clip >= hi_clip ? img_h_s - 20'sd1 : lo_clip);
-  assign hi_row  = 16'(lo_clip >= hi_clip ? img_h_s : hi_clip);
+  assign lo_empty    = lo_clip_q >= hi_clip;
 
-  // ---- the emission of the current state ----------------------------------------------
-  engine_cmd_t cmd;
-  logic        need_cmd, need_rd, need_wr, rd_main;
-  /* verilator lint_off UNUSEDSIGNAL */
-  logic [63:0] rd_addr, wr_addr;
-  /* verilator lint_on UNUSEDSIGNAL */
+  // ---- transfer cursors ----------------------------------------------------------------
+  // Input: the image of b_q; the LOAD_IN of channel tile inner_q of this row tile.
+  addr_t in_image_q, in_load_q;
+  logic [31:0] lo_elems_q;            // lo_q * in_w: the first IB row's offset in elements
+  // Output tile (FP/BP STORE_OUT, WU LOAD_OUT of dy): offsets of the outer tile, of
+  // (image, outer tile), of the row tile; the tile's output address and its second
+  // operand's (the ReLU mask's activation, WU's dy).
+  addr_t out_outer_q, out_image_q, out_row_q, out_tile_q, tile_wr_q, tile_rd_q;
+  // Weight blocks, read (FP/BP w, WU SGD w) and write (WU dW): the first block of this
+  // outer tile, the block LOAD_W / STORE_W moves next, and the same of the neighbour.
+  addr_t w_outer_rd_q, w_outer_wr_q, w_cur_rd_q, w_cur_wr_q;
+  addr_t w_nbr_rd_q, w_nbr_wr_q, w_side_rd_q, w_side_wr_q;
+  // Pools: the plane's x / y / dx / dy and the rows of pool BP.
+  addr_t pool_in_q, pool_out_q, pool_aux_q, pool_rows_q, pool_dy_q;
+  logic [31:0] in_elems_q, out_elems_q;   // elements of a LOAD_IN and of an output tile
+
+  // ---- the emission --------------------------------------------------------------------
+  // Each emission is prepared into registers in the first cycle of its state and driven
+  // from them until accepted, so that the command, the DMA requests and their routing
+  // leave the controller from flops.
+  engine_cmd_t cmd, em_cmd_q;
+  logic        emitting, need_cmd_d, need_rd_d, need_wr_d, rd_main_d, side;
+  addr_t       rd_addr, wr_addr;
   logic [31:0] rd_beats, wr_beats;
-  logic [15:0] in_groups, ch, blk_outer, blk_inner, blk_mt, blk_nt;
-  logic [63:0] block_bytes, plane;
+  logic        em_ready_q, em_need_cmd_q, em_need_rd_q, em_need_wr_q;
+  logic [1:0]  em_rd_dest_q;
+  addr_t       em_rd_addr_q, em_wr_addr_q;
+  logic [31:0] em_rd_beats_q, em_wr_beats_q;
+  logic        need_cmd, need_rd, need_wr;
+
+  assign emitting = state_q inside {WeightLoad, StoreW, SideW, OutLoad, InLoad, Compute, StoreOut,
+                                    PoolPlane, PoolRows, PoolDy};
+  assign side     = state_q == SideW;
 
   always_comb begin
-    in_groups   = is_bp ? mg_q : ng_q;
-    ch          = inner_q;
-    // The weight block a LOAD_W / STORE_W moves: of this outer tile, or the neighbour's.
-    blk_outer   = state_q != SideW ? outer_q : is_wu ? outer_q - 16'd1 : outer_q + 16'd1;
-    blk_inner   = state_q == SideW ? side_q : inner_q;
-    blk_mt      = is_bp ? blk_inner : blk_outer;
-    blk_nt      = is_bp ? blk_outer : blk_inner;
-    block_bytes = 64'(kk_q) * 64'(TN * TN * 4);
-    plane       = 64'(b_q) * 64'(ng_q) + 64'(outer_q);   // pools: (image, channel group)
-    cmd         = '0;
-    need_cmd    = 1'b0;
-    need_rd     = 1'b0;
-    need_wr     = 1'b0;
-    rd_main     = 1'b1;
-    rd_addr     = '0;
-    wr_addr     = '0;
-    rd_beats    = '0;
-    wr_beats    = '0;
+    cmd        = '0;
+    need_cmd_d = 1'b0;
+    need_rd_d  = 1'b0;
+    need_wr_d  = 1'b0;
+    rd_main_d  = 1'b1;
+    rd_addr    = '0;
+    wr_addr    = '0;
+    rd_beats   = '0;
+    wr_beats   = '0;
     unique case (state_q)
       // A weight block: FP/BP load one (WeightLoad, SideW), WU stores its dW (StoreW,
-      // SideW; with SGD the same block of w goes to the store merge).
+      // SideW; with SGD the same block of w goes to the store merge). SideW moves the
+      // neighbouring outer tile's, whose parity is the other one.
       WeightLoad, StoreW, SideW: begin
-        need_cmd    = 1'b1;
+        need_cmd_d  = 1'b1;
         cmd.op      = is_wu ? OP_STORE_W : OP_LOAD_W;
-        cmd.wb_addr = 16'(wb_region(dbl_q, blk_outer[0]) + 32'(blk_inner) * kk_q);
-        cmd.count   = 16'(kk_q * TN);
-        if (!is_wu) begin
-          need_rd  = 1'b1;
-          rd_addr  = desc_q.wgt_addr + (64'(blk_mt) * 64'(ng_q) + 64'(blk_nt)) * block_bytes;
-          rd_beats = 32'(block_bytes / BEAT_BYTES);
-        end else begin
-          need_wr  = 1'b1;
-          wr_addr  = desc_q.out_addr + (64'(blk_mt) * 64'(ng_q) + 64'(blk_nt)) * block_bytes;
-          wr_beats = 32'(block_bytes / BEAT_BYTES);
-          need_rd  = sgd;
-          rd_main  = 1'b0;
-          rd_addr  = desc_q.wgt_addr + (wr_addr - desc_q.out_addr);
-          rd_beats = wr_beats;
-        end
+        cmd.wb_addr = wb_region(dbl_q, outer_q[0] ^ side) + (side ? side_kk_q : inner_kk_q);
+        cmd.count   = 16'(kk_q) << LOG_TN;
+        rd_addr     = side ? w_side_rd_q : w_cur_rd_q;
+        rd_beats    = block_beats_q;
+        wr_addr     = side ? w_side_wr_q : w_cur_wr_q;
+        wr_beats    = block_beats_q;
+        need_rd_d   = !is_wu || sgd;
+        need_wr_d   = is_wu;
+        rd_main_d   = !is_wu;
       end
       OutLoad: begin
-        need_cmd  = 1'b1;
-        need_rd   = 1'b1;
-        cmd.op    = OP_LOAD_OUT;
-        cmd.half  = ob_half_q;
-        cmd.count = 16'(32'(tile_rows_q) * 32'(wo_q));
-        rd_addr   = desc_q.aux_addr
-                    + ((64'(b_q) * 64'(mg_q) + 64'(outer_q)) * 64'(ho_q) + 64'(r0_q)) * 64'(wo_q) * PIXEL_BYTES;
-        rd_beats  = (32'(tile_rows_q) * 32'(wo_q)) << PIXEL_BEATS_SHIFT;
+        need_cmd_d = 1'b1;
+        need_rd_d  = 1'b1;
+        cmd.op     = OP_LOAD_OUT;
+        cmd.half   = ob_half_q;
+        cmd.count  = 16'(out_elems_q);
+        rd_addr    = tile_rd_q;
+        rd_beats   = out_elems_q << PIXEL_BEATS_SHIFT;
       end
       InLoad: begin
-        need_cmd  = 1'b1;
-        need_rd   = 1'b1;
-        cmd.op    = OP_LOAD_IN;
-        cmd.half  = ib_half_q;
-        cmd.count = 16'(32'(hi_q - lo_q) * 32'(in_img_w_q));
-        rd_addr   = desc_q.in_addr
-                    + ((64'(b_q) * 64'(in_groups) + 64'(ch)) * 64'(in_img_h_q) + 64'(lo_q)) * 64'(in_img_w_q)
-                      * PIXEL_BYTES;
-        rd_beats  = (32'(hi_q - lo_q) * 32'(in_img_w_q)) << PIXEL_BEATS_SHIFT;
+        need_cmd_d = 1'b1;
+        need_rd_d  = 1'b1;
+        cmd.op     = OP_LOAD_IN;
+        cmd.half   = ib_half_q;
+        cmd.count  = 16'(in_elems_q);
+        rd_addr    = in_load_q;
+        rd_beats   = in_elems_q << PIXEL_BEATS_SHIFT;
       end
       Compute: begin
-        need_cmd       = 1'b1;
+        need_cmd_d     = 1'b1;
         cmd.op         = OP_COMPUTE;
         cmd.mode       = is_fp ? MODE_FP : (is_bp ? MODE_BP : MODE_WU);
         cmd.k          = 3'(desc_q.k);
@@ -373,58 +533,69 @@ module layer_ctrl #(
         cmd.in_h       = 12'(in_img_h_q);
         cmd.in_w       = 12'(in_img_w_q);
         cmd.ib_row0    = 12'(lo_q);
-        cmd.ib_rows    = 12'(hi_q - lo_q);
+        cmd.ib_rows    = 12'(ib_rows_q);
         cmd.out_row0   = 12'(r0_q);
         cmd.out_rows   = 12'(tile_rows_q);
         cmd.out_w      = 12'(out_w_q);
-        cmd.wb_base    = 16'(wb_region(dbl_q, outer_q[0]) + 32'(inner_q) * kk_q);
+        cmd.wb_base    = wb_region(dbl_q, outer_q[0]) + inner_kk_q;
         cmd.acc_init   = is_wu ? (b_q == '0 && r0_q == '0) : (inner_q == '0);
         cmd.ob_done    = inner_q == inner_n_q - 16'd1;
         cmd.ib_release = 1'b1;
       end
       StoreOut: begin
-        need_cmd  = 1'b1;
-        need_wr   = 1'b1;
-        cmd.op    = OP_STORE_OUT;
-        cmd.half  = ob_half_q;
-        cmd.count = 16'(32'(tile_rows_q) * 32'(out_w_q));
-        wr_addr   = desc_q.out_addr
-                    + ((64'(b_q) * 64'(outer_n_q) + 64'(outer_q)) * 64'(out_h_q) + 64'(r0_q)) * 64'(out_w_q)
-                      * PIXEL_BYTES;
-        wr_beats  = (32'(tile_rows_q) * 32'(out_w_q)) << PIXEL_BEATS_SHIFT;
+        need_cmd_d = 1'b1;
+        need_wr_d  = 1'b1;
+        cmd.op     = OP_STORE_OUT;
+        cmd.half   = ob_half_q;
+        cmd.count  = 16'(out_elems_q);
+        wr_addr    = tile_wr_q;
+        wr_beats   = out_elems_q << PIXEL_BEATS_SHIFT;
         // The ReLU mask: the same tile of the stored activation, to the store merge.
-        need_rd   = is_bp && relu_mask;
-        rd_main   = 1'b0;
-        rd_addr   = desc_q.aux_addr + (wr_addr - desc_q.out_addr);
-        rd_beats  = wr_beats;
+        need_rd_d  = is_bp && relu_mask;
+        rd_main_d  = 1'b0;
+        rd_addr    = tile_rd_q;
+        rd_beats   = wr_beats;
       end
       PoolPlane: begin
         // FP: the plane's x rows 0 .. 2*Ho-1 in, its y rows out. BP: the dx plane.
-        need_wr  = 1'b1;
-        need_rd  = is_pool_fp;
-        rd_addr  = desc_q.in_addr + plane * 64'(desc_q.h) * 64'(desc_q.w) * PIXEL_BYTES;
-        rd_beats = (32'(ho_q) * 2 * 32'(desc_q.w)) << PIXEL_BEATS_SHIFT;
-        if (is_pool_fp) begin
-          wr_addr  = desc_q.out_addr + plane * 64'(ho_q) * 64'(wo_q) * PIXEL_BYTES;
-          wr_beats = (32'(ho_q) * 32'(wo_q)) << PIXEL_BEATS_SHIFT;
-        end else begin
-          wr_addr  = desc_q.out_addr + plane * 64'(desc_q.h) * 64'(desc_q.w) * PIXEL_BYTES;
-          wr_beats = (32'(desc_q.h) * 32'(desc_q.w)) << PIXEL_BEATS_SHIFT;
-        end
+        need_wr_d = 1'b1;
+        need_rd_d = is_pool_fp;
+        rd_addr   = pool_in_q;
+        rd_beats  = pool_rd_beats_q;
+        wr_addr   = pool_out_q;
+        wr_beats  = pool_wr_beats_q;
       end
       PoolRows: begin
-        need_rd  = 1'b1;
-        rd_addr  = desc_q.aux_addr
-                   + (plane * 64'(desc_q.h) + 64'(r0_q) * 2) * 64'(desc_q.w) * PIXEL_BYTES;
-        rd_beats = (32'(desc_q.w) * 2) << PIXEL_BEATS_SHIFT;
+        need_rd_d = 1'b1;
+        rd_addr   = pool_rows_q;
+        rd_beats  = pool_rows_beats_q;
       end
       PoolDy: begin
-        need_rd  = 1'b1;
-        rd_addr  = desc_q.in_addr + (plane * 64'(ho_q) + 64'(r0_q)) * 64'(wo_q) * PIXEL_BYTES;
-        rd_beats = 32'(wo_q) << PIXEL_BEATS_SHIFT;
+        need_rd_d = 1'b1;
+        rd_addr   = pool_dy_q;
+        rd_beats  = pool_dy_beats_q;
       end
       default: ;
     endcase
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (emitting && !em_ready_q) begin
+      em_cmd_q      <= cmd;
+      em_need_cmd_q <= need_cmd_d;
+      em_need_rd_q  <= need_rd_d;
+      em_need_wr_q  <= need_wr_d;
+      em_rd_dest_q  <= rd_main_d ? 2'd1 : 2'd2;
+      em_rd_addr_q  <= rd_addr;
+      em_rd_beats_q <= rd_beats;
+      em_wr_addr_q  <= wr_addr;
+      em_wr_beats_q <= wr_beats;
+    end else if (state_q == Idle || state_q == Drain) begin
+      // The descriptor fetch that may follow: the chain's first, or the next one.
+      em_rd_dest_q  <= 2'd0;
+      em_rd_addr_q  <= state_q == Idle ? chain_addr_i[AW-1:0] : desc_q.next_addr[AW-1:0];
+      em_rd_beats_q <= 32'(DESC_BEATS);
+    end
   end
 
   // Each emission hands a command to the engine and a request to a DMA; either may be
@@ -434,27 +605,28 @@ module layer_ctrl #(
   logic cmd_sent_q, rd_sent_q, wr_sent_q, emitted, partial, can_stop;
   logic stop_pending_q, soft_pending_q;
 
+  assign need_cmd       = em_ready_q && em_need_cmd_q;
+  assign need_rd        = em_ready_q && em_need_rd_q;
+  assign need_wr        = em_ready_q && em_need_wr_q;
   assign partial        = cmd_sent_q || rd_sent_q || wr_sent_q;
   // A pool BP plane's dx write waits for all its rows: its reads are issued before a stop.
   assign can_stop       = stop_pending_q && !partial
                           && !(state_q inside {Idle, FetchData, Stop, PoolRows, PoolDy});
   assign cmd_valid_o    = need_cmd && !cmd_sent_q && !can_stop;
-  assign cmd_o          = cmd;
+  assign cmd_o          = em_cmd_q;
   assign wr_req_valid_o = need_wr && !wr_sent_q && !can_stop;
-  assign wr_req_addr_o  = AXI_ADDR_WIDTH'(wr_addr);
-  assign wr_req_beats_o = wr_beats;
+  assign wr_req_addr_o  = em_wr_addr_q;
+  assign wr_req_beats_o = em_wr_beats_q;
   assign emitted        = (need_cmd || need_rd || need_wr) && !can_stop
                           && (!need_cmd || cmd_sent_q || cmd_ready_i)
                           && (!need_rd || rd_sent_q || rd_req_ready_i)
                           && (!need_wr || wr_sent_q || wr_req_ready_i);
 
-  always_comb begin
-    // The read request is either a layer transfer or the descriptor fetch.
-    rd_req_valid_o = !can_stop && ((need_rd && !rd_sent_q) || state_q == Fetch);
-    rd_req_addr_o  = state_q == Fetch ? AXI_ADDR_WIDTH'(addr_q) : AXI_ADDR_WIDTH'(rd_addr);
-    rd_req_beats_o = state_q == Fetch ? 32'(DESC_BEATS) : rd_beats;
-    rd_req_dest_o  = state_q == Fetch ? 2'd0 : rd_main ? 2'd1 : 2'd2;
-  end
+  // The read request is either a layer transfer or the descriptor fetch.
+  assign rd_req_valid_o  = !can_stop && ((need_rd && !rd_sent_q) || state_q == Fetch);
+  assign rd_req_addr_o   = em_rd_addr_q;
+  assign rd_req_beats_o  = em_rd_beats_q;
+  assign rd_req_dest_o   = em_rd_dest_q;
 
   assign fetch_o         = state_q == FetchData;
   assign rd_data_ready_o = state_q == FetchData;
@@ -468,12 +640,48 @@ module layer_ctrl #(
   assign desc_done_o = desc_done_q;
 
   // ---- the state machine ---------------------------------------------------------------
-  logic last_inner, last_outer, last_b, last_tile;
+  // The engine's and the DMAs' idle flags come from deep logic in the engine: Drain and
+  // Stop act on them a cycle late, registered. They are sampled only in those states, so
+  // that the first cycle of either never sees an idle from before the last emission was
+  // accepted.
+  logic all_idle_q;
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) all_idle_q <= 1'b0;
+    else         all_idle_q <= state_q inside {Drain, Stop} && engine_idle_i && rd_idle_i && wr_idle_i;
+  end
 
-  assign last_inner = inner_q == inner_n_q - 16'd1;
-  assign last_outer = outer_q == outer_n_q - 16'd1;
-  assign last_b     = b_q == desc_q.batch - 16'd1;
-  assign last_tile  = 32'(r0_q) + 32'(rows_q) >= 32'(out_h_q);
+  // Where the loops stand, registered: the loop counters change only as an emission is
+  // accepted (or before the loops start), and every emitting state spends its first
+  // cycle preparing the emission, so these are current whenever `emitted` acts on them;
+  // the compares stay off the path from the DMAs' and the engine's ready to the state.
+  logic last_inner, last_outer, last_b, last_tile, first_inner, last_group, last_pool_row;
+  logic side_due, pace_wrap;
+  logic last_inner_d, last_outer_d, last_b_d, last_tile_d, first_inner_d, last_group_d, last_pool_row_d;
+  logic side_due_d, pace_wrap_d;
+
+  assign last_inner_d    = inner_q == inner_n_q - 16'd1;
+  assign last_outer_d    = outer_q == outer_n_q - 16'd1;
+  assign last_b_d        = b_q == desc_q.batch - 16'd1;
+  assign last_tile_d     = 32'(r0_q) + 32'(rows_q) >= 32'(out_h_q);
+  assign first_inner_d   = inner_q == '0;
+  assign last_group_d    = outer_q == ng_q - 16'd1;     // pools: the plane's channel group
+  assign last_pool_row_d = r0_q == ho_q - 16'd1;
+  // After this COMPUTE, a block of the neighbouring outer tile (FP/BP: the next, WU: the
+  // previous) moves.
+  assign side_due_d  = dbl_q && pace_q == '0 && (is_wu ? outer_q != '0 : !last_outer_d);
+  assign pace_wrap_d = pace_q == pace_n_q - 32'd1;
+
+  always_ff @(posedge clk_i) begin
+    last_inner    <= last_inner_d;
+    last_outer    <= last_outer_d;
+    last_b        <= last_b_d;
+    last_tile     <= last_tile_d;
+    first_inner   <= first_inner_d;
+    last_group    <= last_group_d;
+    last_pool_row <= last_pool_row_d;
+    side_due      <= side_due_d;
+    pace_wrap     <= pace_wrap_d;
+  end
 
   task automatic finish(input logic [7:0] code);
     // End of the chain: done, or the error `code` at descriptor index_q.
@@ -484,11 +692,42 @@ module layer_ctrl #(
     state_q   <= Idle;
   endtask
 
+  task automatic inner_next();
+    // The next block or channel tile of the inner loop.
+    inner_q    <= inner_q + 16'd1;
+    inner_kk_q <= inner_kk_q + 16'(kk_q);
+    w_cur_rd_q <= w_cur_rd_q + inner_step_q;
+    w_cur_wr_q <= w_cur_wr_q + inner_step_q;
+    in_load_q  <= in_load_q + plane_in_q;
+  endtask
+
+  task automatic inner_reset();
+    // Back to the first block or channel tile (the row tile's LOAD_IN address is set
+    // anew by TileAddr).
+    inner_q    <= '0;
+    inner_kk_q <= '0;
+    w_cur_rd_q <= w_outer_rd_q;
+    w_cur_wr_q <= w_outer_wr_q;
+  endtask
+
   task automatic next_outer();
     // The next outer tile: its COMPUTEs count the pace of the neighbour's blocks anew.
-    outer_q <= outer_q + 16'd1;
-    pace_q  <= '0;
-    side_q  <= '0;
+    // Called with the inner loop at (or reset to) its first tile in the same cycle, and
+    // after inner_reset(), whose block cursors these assignments override.
+    outer_q      <= outer_q + 16'd1;
+    pace_q       <= '0;
+    side_q       <= '0;
+    side_kk_q    <= '0;
+    w_outer_rd_q <= w_outer_rd_q + outer_step_q;
+    w_outer_wr_q <= w_outer_wr_q + outer_step_q;
+    w_cur_rd_q   <= w_outer_rd_q + outer_step_q;
+    w_cur_wr_q   <= w_outer_wr_q + outer_step_q;
+    w_nbr_rd_q   <= w_nbr_rd_q + outer_step_q;
+    w_nbr_wr_q   <= w_nbr_wr_q + outer_step_q;
+    w_side_rd_q  <= w_nbr_rd_q + outer_step_q;
+    w_side_wr_q  <= w_nbr_wr_q + outer_step_q;
+    out_outer_q  <= out_outer_q + plane_out_q;
+    out_image_q  <= out_outer_q + plane_out_q;   // image 0 of the next outer tile
   endtask
 
   task automatic next_tile();
@@ -497,13 +736,19 @@ module layer_ctrl #(
     ob_half_q <= !ob_half_q;
     state_q   <= Tile;
     if (!last_tile) begin
-      r0_q <= r0_q + rows_q;
+      r0_q      <= r0_q + rows_q;
+      out_row_q <= out_row_q + row_step_q;
     end else begin
-      r0_q <= '0;
+      r0_q      <= '0;
+      out_row_q <= '0;
       if (!last_b) begin
-        b_q <= b_q + 16'd1;
+        b_q         <= b_q + 16'd1;
+        in_image_q  <= in_image_q + img_in_q;
+        out_image_q <= out_image_q + img_out_q;
       end else begin
-        b_q <= '0;
+        // (out_image_q moves to the next outer tile with next_outer.)
+        b_q        <= '0;
+        in_image_q <= in_base;
         if (is_wu && (!dbl_q || last_outer)) begin
           state_q <= StoreW;      // dW of this outer tile (double buffered: of the last)
         end else if (!last_outer) begin
@@ -525,9 +770,15 @@ module layer_ctrl #(
   endtask
 
   task automatic next_plane();
-    // After a pool plane: the next channel group, the next image, or the end.
-    state_q <= PoolPlane;
-    if (outer_q != ng_q - 16'd1) begin
+    // After a pool plane: the next channel group, the next image, or the end. Planes are
+    // consecutive in layout order, so every cursor steps by one plane.
+    state_q     <= PoolPlane;
+    pool_in_q   <= pool_in_q + plane_in_q;
+    pool_dy_q   <= pool_in_q + plane_in_q;
+    pool_out_q  <= pool_out_q + plane_out_q;
+    pool_aux_q  <= pool_aux_q + plane_out_q;   // pool BP: x has the shape of dx
+    pool_rows_q <= pool_aux_q + plane_out_q;
+    if (!last_group) begin
       outer_q <= outer_q + 16'd1;
     end else begin
       outer_q <= '0;
@@ -545,8 +796,8 @@ module layer_ctrl #(
       irq_set_o     <= 1'b0;
       index_q       <= '0;
       desc_done_q   <= '0;
-      addr_q        <= '0;
       beat_q        <= '0;
+      em_ready_q    <= 1'b0;
       cmd_sent_q    <= 1'b0;
       rd_sent_q     <= 1'b0;
       wr_sent_q     <= 1'b0;
@@ -561,6 +812,10 @@ module layer_ctrl #(
       irq_set_o   <= 1'b0;
       dma_clear_o <= 1'b0;
       dp_reset_o  <= 1'b0;
+
+      // The emission registers hold this state's emission from its second cycle on.
+      if (emitting && !em_ready_q) em_ready_q <= 1'b1;
+      if (emitted) em_ready_q <= 1'b0;
 
       // Partial acceptance of an emission.
       if (cmd_valid_o && cmd_ready_i) cmd_sent_q <= 1'b1;
@@ -581,6 +836,7 @@ module layer_ctrl #(
       if (can_stop) begin
         // Report an abort or DMA error; a soft reset reports nothing.
         state_q        <= Stop;
+        em_ready_q     <= 1'b0;
         dma_drop_o     <= 1'b1;
         stop_pending_q <= 1'b0;
         soft_pending_q <= 1'b0;
@@ -608,7 +864,6 @@ module layer_ctrl #(
               index_q     <= '0;
               desc_done_q <= '0;
               dma_clear_o <= 1'b1;
-              addr_q      <= chain_addr_i;
               if (chain_addr_i == '0 || chain_addr_i[5:0] != '0) finish(ERR_UNALIGNED_ADDRESS);
               else                                               state_q <= Fetch;
             end
@@ -624,58 +879,50 @@ module layer_ctrl #(
             beat_q <= beat_q + 1'b1;
             if (32'(beat_q) == DESC_BEATS - 1) state_q <= Derive;
           end
-          // Sizes the checks and the loops need.
-          Derive: begin
-            ho_q            <= 16'(ho_s);
-            wo_q            <= 16'(wo_s);
-            ng_q            <= 16'(groups(desc_q.n));
-            mg_q            <= 16'(groups(desc_q.m));
-            kk_q            <= 32'(desc_q.k) * 32'(desc_q.k);
-            out_h_q         <= is_bp ? desc_q.h : 16'(ho_s);
-            out_w_q         <= is_bp ? desc_q.w : 16'(wo_s);
-            in_img_h_q      <= is_bp ? 16'(ho_s) : desc_q.h;
-            in_img_w_q      <= is_bp ? 16'(wo_s) : desc_q.w;
-            outer_n_q       <= 16'(is_bp ? groups(desc_q.n) : groups(desc_q.m));
-            inner_n_q       <= 16'(is_bp ? groups(desc_q.m) : groups(desc_q.n));
-            // (A pool has m = n, checked before these sizes are used.)
-            act_in_bytes_q  <= (is_bp || is_pool_bp) ? act_bytes(desc_q.batch, desc_q.m, 16'(ho_s), 16'(wo_s))
-                                                     : act_bytes(desc_q.batch, desc_q.n, desc_q.h, desc_q.w);
-            act_aux_bytes_q <= is_wu ? act_bytes(desc_q.batch, desc_q.m, 16'(ho_s), 16'(wo_s))
-                                     : act_bytes(desc_q.batch, desc_q.n, desc_q.h, desc_q.w);
-            act_out_bytes_q <= (is_bp || is_pool_bp) ? act_bytes(desc_q.batch, desc_q.n, desc_q.h, desc_q.w)
-                                                     : act_bytes(desc_q.batch, desc_q.m, 16'(ho_s), 16'(wo_s));
-            wgt_bytes_q     <= 64'(groups(desc_q.m)) * 64'(groups(desc_q.n))
-                               * 64'(desc_q.k) * 64'(desc_q.k) * 64'(TN * TN * 4);
-            state_q         <= Ends;
-          end
-          Ends: begin
-            in_end_q  <= 65'(desc_q.in_addr) + 65'(act_in_bytes_q);
-            out_end_q <= 65'(desc_q.out_addr) + 65'(is_wu ? wgt_bytes_q : act_out_bytes_q);
-            wgt_end_q <= 65'(desc_q.wgt_addr) + 65'(wgt_bytes_q);
-            aux_end_q <= 65'(desc_q.aux_addr) + 65'(act_aux_bytes_q);
-            state_q   <= Rules;
-          end
-          Rules: begin
-            check_code_q <= check_code;
-            state_q      <= Check;
-          end
-          // Validate; then start the loops.
+          // The setup pipeline (above), a stage a cycle.
+          Derive:   state_q <= Sizes;
+          Sizes:    state_q <= Products;
+          Products: state_q <= Bytes;
+          Bytes:    state_q <= Ends;
+          Ends:     state_q <= Range;
+          Range:    state_q <= Rules;
+          Rules:    state_q <= Check;
+          // Act on the verdict; then start the loops.
           Check: begin
             if (check_code_q != ERR_NONE) begin
               finish(check_code_q);
             end else begin
-              rows_q    <= 32'(desc_q.tile_rows) < 32'(out_h_q) ? desc_q.tile_rows : out_h_q;
-              outer_q   <= '0;
-              inner_q   <= '0;
-              b_q       <= '0;
-              r0_q      <= '0;
-              ib_half_q <= 1'b0;
-              ob_half_q <= 1'b0;
-              pace_q    <= '0;
-              side_q    <= '0;
-              dbl_q     <= blocks_fit * kk_q <= 32'(WB_DEPTH / 2);
+              rows_q      <= rows_fit_q;
+              outer_q     <= '0;
+              inner_q     <= '0;
+              b_q         <= '0;
+              r0_q        <= '0;
+              ib_half_q   <= 1'b0;
+              ob_half_q   <= 1'b0;
+              pace_q      <= '0;
+              side_q      <= '0;
+              dbl_q       <= dbl_fit_q;
+              inner_kk_q  <= '0;
+              side_kk_q   <= '0;
+              in_image_q  <= in_base;
+              out_outer_q <= '0;
+              out_image_q <= '0;
+              out_row_q   <= '0;
+              w_outer_rd_q <= wgt_base;
+              w_cur_rd_q   <= wgt_base;
+              w_outer_wr_q <= out_base;
+              w_cur_wr_q   <= out_base;
+              w_nbr_rd_q   <= wgt_base + nbr_step_q;
+              w_side_rd_q  <= wgt_base + nbr_step_q;
+              w_nbr_wr_q   <= out_base + nbr_step_q;
+              w_side_wr_q  <= out_base + nbr_step_q;
+              pool_in_q   <= in_base;
+              pool_dy_q   <= in_base;
+              pool_out_q  <= out_base;
+              pool_aux_q  <= aux_base;
+              pool_rows_q <= aux_base;
               // Count the row tiles from the first one.
-              count_rows_q <= rows_fit;
+              count_rows_q <= 32'(rows_fit_q);
               row_tiles_q  <= 16'd1;
               state_q      <= is_pool ? PoolPlane : Count;
             end
@@ -693,39 +940,68 @@ module layer_ctrl #(
           // FP/BP: the weight blocks of this outer tile, once for the whole batch.
           WeightLoad: if (emitted) begin
             if (last_inner) begin
-              inner_q <= '0;
+              inner_reset();
               state_q <= Tile;
             end else begin
-              inner_q <= inner_q + 16'd1;
+              inner_next();
             end
           end
-          // The next row tile: its rows and the IB rows they read.
+          // The next row tile, over five cycles: its rows and the first IB row.
           Tile: begin
             tile_rows_q <= tile_rows_d;
-            lo_q        <= lo_row;
-            hi_q        <= hi_row;
-            state_q     <= is_wu ? OutLoad : InLoad;
+            tile_end_q  <= tile_end_d;
+            lo_clip_q   <= lo_div < 0 ? 20'sd0 : lo_div;
+            out_tile_q  <= out_image_q + out_row_q;
+            state_q     <= TileHi;
+          end
+          // The last IB row; the output tile's addresses.
+          TileHi: begin
+            hi_div_q  <= hi_div;
+            tile_wr_q <= out_base + out_tile_q;
+            tile_rd_q <= aux_base + out_tile_q;
+            state_q   <= TileIb;
+          end
+          // The IB rows, clipped to the image.
+          TileIb: begin
+            lo_q        <= 16'(lo_empty ? img_h_s - 20'sd1 : lo_clip_q);
+            ib_rows_q   <= 16'(lo_empty ? 20'sd1 : hi_clip - lo_clip_q);
+            out_elems_q <= 32'(tile_rows_q) * 32'(out_w_q);
+            state_q     <= TileSize;
+          end
+          TileSize: begin
+            lo_elems_q <= 32'(lo_q) * 32'(in_img_w_q);
+            in_elems_q <= 32'(ib_rows_q) * 32'(in_img_w_q);
+            state_q    <= TileAddr;
+          end
+          // The first LOAD_IN of the tile: channel tile 0 of this image.
+          TileAddr: begin
+            in_load_q <= in_image_q + (AW'(lo_elems_q) << LOG_PIXEL);
+            state_q   <= is_wu ? OutLoad : InLoad;
           end
           OutLoad: if (emitted) state_q <= InLoad;
           InLoad:  if (emitted) state_q <= Compute;
           Compute: if (emitted) begin
             ib_half_q <= !ib_half_q;
-            inner_q   <= last_inner ? '0 : inner_q + 16'd1;
-            pace_q    <= pace_q == pace_n_q - 32'd1 ? '0 : pace_q + 32'd1;
+            if (last_inner) inner_reset();
+            else            inner_next();
+            pace_q    <= pace_wrap ? '0 : pace_q + 32'd1;
             if (side_due) state_q <= SideW;
             else          after_compute(last_inner);
           end
           // After it, the neighbour's block; then what follows the COMPUTE.
           SideW: if (emitted) begin
-            side_q <= side_q + 16'd1;
-            after_compute(inner_q == '0);
+            side_q      <= side_q + 16'd1;
+            side_kk_q   <= side_kk_q + 16'(kk_q);
+            w_side_rd_q <= w_side_rd_q + inner_step_q;
+            w_side_wr_q <= w_side_wr_q + inner_step_q;
+            after_compute(first_inner);
           end
           StoreOut: if (emitted) next_tile();
           StoreW: if (emitted) begin
             if (!last_inner) begin
-              inner_q <= inner_q + 16'd1;
+              inner_next();
             end else begin
-              inner_q <= '0;
+              inner_reset();
               if (!last_outer) begin
                 next_outer();
                 state_q <= Tile;
@@ -741,31 +1017,32 @@ module layer_ctrl #(
           end
           PoolRows: if (emitted) state_q <= PoolDy;
           PoolDy: if (emitted) begin
-            if (r0_q == ho_q - 16'd1) begin
+            if (last_pool_row) begin
               r0_q <= '0;
               next_plane();
             end else begin
-              r0_q    <= r0_q + 16'd1;
-              state_q <= PoolRows;
+              r0_q        <= r0_q + 16'd1;
+              pool_rows_q <= pool_rows_q + pool_aux_step_q;
+              pool_dy_q   <= pool_dy_q + pool_in_step_q;
+              state_q     <= PoolRows;
             end
           end
           // The descriptor is complete once every command and transfer has finished.
           // A stop that arrives as the last transfer completes (its error response is what
           // makes the DMA idle) is reported for this descriptor, not lost.
-          Drain: if (engine_idle_i && rd_idle_i && wr_idle_i && !stop_pending_q
+          Drain: if (all_idle_q && !stop_pending_q
                      && !(abort_i || soft_reset_i || rd_error_i || wr_error_i)) begin
             desc_done_q <= desc_done_q + 32'd1;
             if (desc_q.next_addr == '0) begin
               finish(ERR_NONE);
             end else begin
               index_q <= index_q + 16'd1;
-              addr_q  <= desc_q.next_addr;
               if (desc_q.next_addr[5:0] != '0) finish(ERR_UNALIGNED_ADDRESS);
               else                             state_q <= Fetch;
             end
           end
           // Drop mode until everything emitted has finished, then a clean datapath.
-          Stop: if (engine_idle_i && rd_idle_i && wr_idle_i) begin
+          Stop: if (all_idle_q) begin
             dma_drop_o <= 1'b0;
             dp_reset_o <= 1'b1;
             dma_clear_o <= 1'b1;
@@ -796,11 +1073,11 @@ module layer_ctrl #(
   // Every transfer stays inside the tensors of the running descriptor: writes inside its
   // output, reads inside the inputs its opcode and flags use (Descriptor.tensors).
   logic [64:0] wr_lo, wr_hi, rd_lo, rd_hi, out_end;
-  assign wr_lo   = 65'(wr_addr);
-  assign wr_hi   = 65'(wr_addr) + 65'(wr_beats) * BEAT_BYTES;
-  assign rd_lo   = 65'(rd_addr);
-  assign rd_hi   = 65'(rd_addr) + 65'(rd_beats) * BEAT_BYTES;
-  assign out_end = 65'(desc_q.out_addr) + 65'(is_wu ? wgt_bytes_q : act_out_bytes_q);
+  assign wr_lo   = 65'(wr_req_addr_o);
+  assign wr_hi   = 65'(wr_req_addr_o) + 65'(wr_req_beats_o) * BEAT_BYTES;
+  assign rd_lo   = 65'(rd_req_addr_o);
+  assign rd_hi   = 65'(rd_req_addr_o) + 65'(rd_req_beats_o) * BEAT_BYTES;
+  assign out_end = 65'(desc_q.out_addr) + 65'(out_bytes_q);
 
   function automatic logic inside_range(logic [64:0] lo, logic [64:0] hi, logic [63:0] base, logic [63:0] bytes);
     return lo >= 65'(base) && hi <= 65'(base) + 65'(bytes);
@@ -820,6 +1097,17 @@ module layer_ctrl #(
   a_nonempty: assert property (@(posedge clk_i) disable iff (!armed)
     (rd_req_valid_o |-> rd_req_beats_o != '0) and (wr_req_valid_o |-> wr_req_beats_o != '0))
     else $error("layer_ctrl: empty transfer");
+  // An emission's payload holds until it is accepted (the DMAs and the engine queue
+  // take it at their ready).
+  a_payload_stable: assert property (@(posedge clk_i) disable iff (!armed)
+    em_ready_q && !emitted && !can_stop |=> $stable({em_cmd_q, em_rd_addr_q, em_rd_beats_q, em_wr_addr_q, em_wr_beats_q}))
+    else $error("layer_ctrl: emission changed before it was accepted");
+  // The registered loop flags are current when an emission is accepted.
+  a_loop_flags_current: assert property (@(posedge clk_i) disable iff (!armed)
+    emitted |-> {last_inner, last_outer, last_b, last_tile, first_inner, last_group, last_pool_row, side_due, pace_wrap}
+                == {last_inner_d, last_outer_d, last_b_d, last_tile_d, first_inner_d, last_group_d, last_pool_row_d,
+                    side_due_d, pace_wrap_d})
+    else $error("layer_ctrl: a loop flag lags its counters");
   // Counters that must not wrap.
   a_index_no_wrap: assert property (@(posedge clk_i) disable iff (!armed)
     state_q == Drain && desc_q.next_addr != '0 |-> index_q != '1)
