@@ -650,37 +650,162 @@ module layer_ctrl #(
     else         all_idle_q <= state_q inside {Drain, Stop} && engine_idle_i && rd_idle_i && wr_idle_i;
   end
 
-  // Where the loops stand, registered: the loop counters change only as an emission is
-  // accepted (or before the loops start), and every emitting state spends its first
-  // cycle preparing the emission, so these are current whenever `emitted` acts on them;
-  // the compares stay off the path from the DMAs' and the engine's ready to the state.
+  // ---- what follows an emission ---------------------------------------------------------
+  // The loop counters change only as an emission is accepted (or before the loops start),
+  // and every emitting state spends its first cycle preparing its emission: in that
+  // cycle the controller also decides what the emission's acceptance will do (the next
+  // state, the counters and cursors that step), into `plan_q`. Acceptance then only
+  // commits the plan, so the DMAs' and the engine's ready reach the state and the
+  // cursors through an enable, not through the loop compares.
   logic last_inner, last_outer, last_b, last_tile, first_inner, last_group, last_pool_row;
   logic side_due, pace_wrap;
-  logic last_inner_d, last_outer_d, last_b_d, last_tile_d, first_inner_d, last_group_d, last_pool_row_d;
-  logic side_due_d, pace_wrap_d;
 
-  assign last_inner_d    = inner_q == inner_n_q - 16'd1;
-  assign last_outer_d    = outer_q == outer_n_q - 16'd1;
-  assign last_b_d        = b_q == desc_q.batch - 16'd1;
-  assign last_tile_d     = 32'(r0_q) + 32'(rows_q) >= 32'(out_h_q);
-  assign first_inner_d   = inner_q == '0;
-  assign last_group_d    = outer_q == ng_q - 16'd1;     // pools: the plane's channel group
-  assign last_pool_row_d = r0_q == ho_q - 16'd1;
+  assign last_inner    = inner_q == inner_n_q - 16'd1;
+  assign last_outer    = outer_q == outer_n_q - 16'd1;
+  assign last_b        = b_q == desc_q.batch - 16'd1;
+  assign last_tile     = 32'(r0_q) + 32'(rows_q) >= 32'(out_h_q);
+  assign first_inner   = inner_q == '0;
+  assign last_group    = outer_q == ng_q - 16'd1;     // pools: the plane's channel group
+  assign last_pool_row = r0_q == ho_q - 16'd1;
   // After this COMPUTE, a block of the neighbouring outer tile (FP/BP: the next, WU: the
   // previous) moves.
-  assign side_due_d  = dbl_q && pace_q == '0 && (is_wu ? outer_q != '0 : !last_outer_d);
-  assign pace_wrap_d = pace_q == pace_n_q - 32'd1;
+  assign side_due  = dbl_q && pace_q == '0 && (is_wu ? outer_q != '0 : !last_outer);
+  assign pace_wrap = pace_q == pace_n_q - 32'd1;
+
+  typedef struct packed {
+    state_e next;           // the state after the emission
+    logic   ib_flip;        // COMPUTE: the other IB half
+    logic   pace_step;      // COMPUTE: count the pace of the neighbour's blocks
+    logic   pace_wrap;      //   ... back to 0
+    logic   inner_next;     // the next block or channel tile
+    logic   inner_reset;    //   ... back to the first
+    logic   side_next;      // the neighbour's next block
+    logic   ob_flip;        // after a row tile: the other OB half
+    logic   tile_next;      // the next row tile of the image
+    logic   tile_reset;     //   ... back to the first
+    logic   image_next;     // the next image
+    logic   image_reset;    //   ... back to the first
+    logic   outer_next;     // the next outer tile
+    logic   plane_next;     // pools: the next plane
+    logic   group_next;     // pools: the next channel group
+    logic   group_reset;    //   ... back to the first
+    logic   pool_row_next;  // pool BP: the next output row
+    logic   pool_row_reset; //   ... back to the first
+  } plan_t;
+
+  plan_t plan, plan_q;
+
+  /// After a row tile: the next tile, the next image, or what follows the batch (WU: the
+  /// dW stores; FP/BP: the next outer tile's weights, or the end).
+  function automatic plan_t plan_next_tile(plan_t p);
+    p.ob_flip = 1'b1;
+    p.next    = Tile;
+    if (!last_tile) begin
+      p.tile_next = 1'b1;
+    end else begin
+      p.tile_reset = 1'b1;
+      if (!last_b) begin
+        p.image_next = 1'b1;
+      end else begin
+        p.image_reset = 1'b1;
+        if (is_wu && (!dbl_q || last_outer)) begin
+          p.next = StoreW;        // dW of this outer tile (double buffered: of the last)
+        end else if (!last_outer) begin
+          p.outer_next = 1'b1;
+          p.next       = (dbl_q || is_wu) ? Tile : WeightLoad;
+        end else begin
+          p.next = Drain;
+        end
+      end
+    end
+    return p;
+  endfunction
+
+  /// What follows a COMPUTE (`last`: of the last inner tile): the next LOAD_IN, or the
+  /// end of the row tile (WU stores dW only after the batch).
+  function automatic plan_t plan_after_compute(plan_t p, logic last);
+    if (!last)      p.next = InLoad;
+    else if (is_wu) p = plan_next_tile(p);
+    else            p.next = StoreOut;
+    return p;
+  endfunction
+
+  /// After a pool plane: the next channel group, the next image, or the end.
+  function automatic plan_t plan_next_plane(plan_t p);
+    p.plane_next = 1'b1;
+    p.next       = PoolPlane;
+    if (!last_group) begin
+      p.group_next = 1'b1;
+    end else begin
+      p.group_reset = 1'b1;
+      if (!last_b) p.image_next = 1'b1;
+      else         p.next = Drain;
+    end
+    return p;
+  endfunction
+
+  always_comb begin
+    plan      = '0;
+    plan.next = state_q;
+    unique case (state_q)
+      // FP/BP: the weight blocks of this outer tile, once for the whole batch.
+      WeightLoad: begin
+        plan.inner_next  = !last_inner;
+        plan.inner_reset = last_inner;
+        plan.next        = last_inner ? Tile : WeightLoad;
+      end
+      OutLoad: plan.next = InLoad;
+      InLoad:  plan.next = Compute;
+      Compute: begin
+        plan.ib_flip     = 1'b1;
+        plan.inner_next  = !last_inner;
+        plan.inner_reset = last_inner;
+        plan.pace_step   = 1'b1;
+        plan.pace_wrap   = pace_wrap;
+        if (side_due) plan.next = SideW;
+        else          plan = plan_after_compute(plan, last_inner);
+      end
+      // After it, the neighbour's block; then what follows the COMPUTE (inner_q has
+      // stepped already).
+      SideW: begin
+        plan.side_next = 1'b1;
+        plan = plan_after_compute(plan, first_inner);
+      end
+      StoreOut: plan = plan_next_tile(plan);
+      StoreW: begin
+        if (!last_inner) begin
+          plan.inner_next = 1'b1;
+        end else begin
+          plan.inner_reset = 1'b1;
+          if (!last_outer) begin
+            plan.outer_next = 1'b1;
+            plan.next       = Tile;
+          end else begin
+            plan.next = Drain;
+          end
+        end
+      end
+      // Pools: planes in layout order (image, channel group); BP: row by row.
+      PoolPlane: begin
+        if (is_pool_bp) plan.next = PoolRows;
+        else            plan = plan_next_plane(plan);
+      end
+      PoolRows: plan.next = PoolDy;
+      PoolDy: begin
+        if (last_pool_row) begin
+          plan.pool_row_reset = 1'b1;
+          plan = plan_next_plane(plan);
+        end else begin
+          plan.pool_row_next = 1'b1;
+          plan.next          = PoolRows;
+        end
+      end
+      default: ;
+    endcase
+  end
 
   always_ff @(posedge clk_i) begin
-    last_inner    <= last_inner_d;
-    last_outer    <= last_outer_d;
-    last_b        <= last_b_d;
-    last_tile     <= last_tile_d;
-    first_inner   <= first_inner_d;
-    last_group    <= last_group_d;
-    last_pool_row <= last_pool_row_d;
-    side_due      <= side_due_d;
-    pace_wrap     <= pace_wrap_d;
+    if (emitting && !em_ready_q) plan_q <= plan;
   end
 
   task automatic finish(input logic [7:0] code);
@@ -728,63 +853,6 @@ module layer_ctrl #(
     w_side_wr_q  <= w_nbr_wr_q + outer_step_q;
     out_outer_q  <= out_outer_q + plane_out_q;
     out_image_q  <= out_outer_q + plane_out_q;   // image 0 of the next outer tile
-  endtask
-
-  task automatic next_tile();
-    // After a row tile: the next tile, the next image, or what follows the batch
-    // (WU: the dW stores; FP/BP: the next outer tile's weights, or the end).
-    ob_half_q <= !ob_half_q;
-    state_q   <= Tile;
-    if (!last_tile) begin
-      r0_q      <= r0_q + rows_q;
-      out_row_q <= out_row_q + row_step_q;
-    end else begin
-      r0_q      <= '0;
-      out_row_q <= '0;
-      if (!last_b) begin
-        b_q         <= b_q + 16'd1;
-        in_image_q  <= in_image_q + img_in_q;
-        out_image_q <= out_image_q + img_out_q;
-      end else begin
-        // (out_image_q moves to the next outer tile with next_outer.)
-        b_q        <= '0;
-        in_image_q <= in_base;
-        if (is_wu && (!dbl_q || last_outer)) begin
-          state_q <= StoreW;      // dW of this outer tile (double buffered: of the last)
-        end else if (!last_outer) begin
-          next_outer();
-          state_q <= (dbl_q || is_wu) ? Tile : WeightLoad;
-        end else begin
-          state_q <= Drain;
-        end
-      end
-    end
-  endtask
-
-  task automatic after_compute(input logic last);
-    // What follows a COMPUTE (`last`: of the last inner tile): the next LOAD_IN, or the
-    // end of the row tile.
-    if (!last)      state_q <= InLoad;
-    else if (is_wu) next_tile();    // WU stores dW only after the batch
-    else            state_q <= StoreOut;
-  endtask
-
-  task automatic next_plane();
-    // After a pool plane: the next channel group, the next image, or the end. Planes are
-    // consecutive in layout order, so every cursor steps by one plane.
-    state_q     <= PoolPlane;
-    pool_in_q   <= pool_in_q + plane_in_q;
-    pool_dy_q   <= pool_in_q + plane_in_q;
-    pool_out_q  <= pool_out_q + plane_out_q;
-    pool_aux_q  <= pool_aux_q + plane_out_q;   // pool BP: x has the shape of dx
-    pool_rows_q <= pool_aux_q + plane_out_q;
-    if (!last_group) begin
-      outer_q <= outer_q + 16'd1;
-    end else begin
-      outer_q <= '0;
-      if (!last_b) b_q <= b_q + 16'd1;
-      else         state_q <= Drain;
-    end
   endtask
 
   always_ff @(posedge clk_i) begin
@@ -842,6 +910,56 @@ module layer_ctrl #(
         soft_pending_q <= 1'b0;
         stop_report_q  <= !(soft_pending_q || soft_reset_i);
         stop_code_q    <= rd_error_i ? ERR_AXI_READ_ERROR : wr_error_i ? ERR_AXI_WRITE_ERROR : ERR_ABORTED;
+      end else if (emitted) begin
+        // The emission is accepted: commit its plan (inner_reset before next_outer, whose
+        // block cursors override it; the pace step before next_outer's reset of it).
+        state_q <= plan_q.next;
+        if (plan_q.ib_flip)    ib_half_q <= !ib_half_q;
+        if (plan_q.pace_step)  pace_q <= plan_q.pace_wrap ? '0 : pace_q + 32'd1;
+        if (plan_q.inner_next) inner_next();
+        if (plan_q.inner_reset) inner_reset();
+        if (plan_q.side_next) begin
+          side_q      <= side_q + 16'd1;
+          side_kk_q   <= side_kk_q + 16'(kk_q);
+          w_side_rd_q <= w_side_rd_q + inner_step_q;
+          w_side_wr_q <= w_side_wr_q + inner_step_q;
+        end
+        if (plan_q.ob_flip) ob_half_q <= !ob_half_q;
+        if (plan_q.tile_next) begin
+          r0_q      <= r0_q + rows_q;
+          out_row_q <= out_row_q + row_step_q;
+        end
+        if (plan_q.tile_reset) begin
+          r0_q      <= '0;
+          out_row_q <= '0;
+        end
+        if (plan_q.image_next) begin
+          b_q         <= b_q + 16'd1;
+          in_image_q  <= in_image_q + img_in_q;
+          out_image_q <= out_image_q + img_out_q;
+        end
+        if (plan_q.image_reset) begin
+          // (out_image_q moves to the next outer tile with next_outer.)
+          b_q        <= '0;
+          in_image_q <= in_base;
+        end
+        if (plan_q.outer_next) next_outer();
+        if (plan_q.plane_next) begin
+          // Planes are consecutive in layout order: every cursor steps by one plane.
+          pool_in_q   <= pool_in_q + plane_in_q;
+          pool_dy_q   <= pool_in_q + plane_in_q;
+          pool_out_q  <= pool_out_q + plane_out_q;
+          pool_aux_q  <= pool_aux_q + plane_out_q;   // pool BP: x has the shape of dx
+          pool_rows_q <= pool_aux_q + plane_out_q;
+        end
+        if (plan_q.group_next)  outer_q <= outer_q + 16'd1;
+        if (plan_q.group_reset) outer_q <= '0;
+        if (plan_q.pool_row_next) begin
+          r0_q        <= r0_q + 16'd1;
+          pool_rows_q <= pool_rows_q + pool_aux_step_q;
+          pool_dy_q   <= pool_dy_q + pool_in_step_q;
+        end
+        if (plan_q.pool_row_reset) r0_q <= '0;
       end else begin
         unique case (state_q)
           // Waiting for the doorbell.
@@ -937,15 +1055,6 @@ module layer_ctrl #(
               row_tiles_q  <= row_tiles_q + 16'd1;
             end
           end
-          // FP/BP: the weight blocks of this outer tile, once for the whole batch.
-          WeightLoad: if (emitted) begin
-            if (last_inner) begin
-              inner_reset();
-              state_q <= Tile;
-            end else begin
-              inner_next();
-            end
-          end
           // The next row tile, over five cycles: its rows and the first IB row.
           Tile: begin
             tile_rows_q <= tile_rows_d;
@@ -978,55 +1087,8 @@ module layer_ctrl #(
             in_load_q <= in_image_q + (AW'(lo_elems_q) << LOG_PIXEL);
             state_q   <= is_wu ? OutLoad : InLoad;
           end
-          OutLoad: if (emitted) state_q <= InLoad;
-          InLoad:  if (emitted) state_q <= Compute;
-          Compute: if (emitted) begin
-            ib_half_q <= !ib_half_q;
-            if (last_inner) inner_reset();
-            else            inner_next();
-            pace_q    <= pace_wrap ? '0 : pace_q + 32'd1;
-            if (side_due) state_q <= SideW;
-            else          after_compute(last_inner);
-          end
-          // After it, the neighbour's block; then what follows the COMPUTE.
-          SideW: if (emitted) begin
-            side_q      <= side_q + 16'd1;
-            side_kk_q   <= side_kk_q + 16'(kk_q);
-            w_side_rd_q <= w_side_rd_q + inner_step_q;
-            w_side_wr_q <= w_side_wr_q + inner_step_q;
-            after_compute(first_inner);
-          end
-          StoreOut: if (emitted) next_tile();
-          StoreW: if (emitted) begin
-            if (!last_inner) begin
-              inner_next();
-            end else begin
-              inner_reset();
-              if (!last_outer) begin
-                next_outer();
-                state_q <= Tile;
-              end else begin
-                state_q <= Drain;
-              end
-            end
-          end
-          // Pools: planes in layout order (image, channel group); BP: row by row.
-          PoolPlane: if (emitted) begin
-            if (is_pool_bp) state_q <= PoolRows;
-            else            next_plane();
-          end
-          PoolRows: if (emitted) state_q <= PoolDy;
-          PoolDy: if (emitted) begin
-            if (last_pool_row) begin
-              r0_q <= '0;
-              next_plane();
-            end else begin
-              r0_q        <= r0_q + 16'd1;
-              pool_rows_q <= pool_rows_q + pool_aux_step_q;
-              pool_dy_q   <= pool_dy_q + pool_in_step_q;
-              state_q     <= PoolRows;
-            end
-          end
+          // The emitting states wait for the emission's acceptance (below).
+          WeightLoad, OutLoad, InLoad, Compute, SideW, StoreOut, StoreW, PoolPlane, PoolRows, PoolDy: ;
           // The descriptor is complete once every command and transfer has finished.
           // A stop that arrives as the last transfer completes (its error response is what
           // makes the DMA idle) is reported for this descriptor, not lost.
@@ -1102,12 +1164,11 @@ module layer_ctrl #(
   a_payload_stable: assert property (@(posedge clk_i) disable iff (!armed)
     em_ready_q && !emitted && !can_stop |=> $stable({em_cmd_q, em_rd_addr_q, em_rd_beats_q, em_wr_addr_q, em_wr_beats_q}))
     else $error("layer_ctrl: emission changed before it was accepted");
-  // The registered loop flags are current when an emission is accepted.
-  a_loop_flags_current: assert property (@(posedge clk_i) disable iff (!armed)
-    emitted |-> {last_inner, last_outer, last_b, last_tile, first_inner, last_group, last_pool_row, side_due, pace_wrap}
-                == {last_inner_d, last_outer_d, last_b_d, last_tile_d, first_inner_d, last_group_d, last_pool_row_d,
-                    side_due_d, pace_wrap_d})
-    else $error("layer_ctrl: a loop flag lags its counters");
+  // The plan is made in an emission's first cycle from counters that hold until it is
+  // accepted.
+  a_plan_current: assert property (@(posedge clk_i) disable iff (!armed)
+    em_ready_q && !emitted && !can_stop |=> $stable({outer_q, inner_q, b_q, r0_q, side_q, pace_q}))
+    else $error("layer_ctrl: a loop counter changed under a prepared emission");
   // Counters that must not wrap.
   a_index_no_wrap: assert property (@(posedge clk_i) disable iff (!armed)
     state_q == Drain && desc_q.next_addr != '0 |-> index_q != '1)
