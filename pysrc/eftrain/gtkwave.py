@@ -109,14 +109,13 @@ _TOP_GROUPS = (
         Trace("u_ctrl.state_q", "enum", "state"),
         *_traces("", "busy done error code"),
         Trace("index", "dec", "STATUS.index"), Trace("desc_done", "dec", "DESC_DONE"),
-        Trace("u_ctrl.addr_q", "hex", "descriptor address"),
         *_traces("", "start abort soft_reset dma_drop dma_clear dp_reset"),
     )),
     Group("Current descriptor", tuple(
         Trace(f"u_ctrl.desc_q.{m}", "hex" if m.endswith("addr") or m in ("magic", "lr", "flags") else "dec")
         for m in _DESC_MEMBERS)),
     Group("Tile loop and engine commands", (
-        *_traces("u_ctrl.", "outer_q inner_q b_q r0_q tile_rows_q lo_q hi_q", "dec"),
+        *_traces("u_ctrl.", "outer_q inner_q b_q r0_q tile_rows_q lo_q ib_rows_q", "dec"),
         *_traces("u_ctrl.", "ib_half_q ob_half_q"),
         *_traces("", "cmd_valid cmd_ready"),
         Trace("cmd.op", "enum"), Trace("cmd.mode", "enum"),
