@@ -92,6 +92,9 @@ module fp32_add (
 
   logic       a_zero, b_zero, a_inf, b_inf, a_nan, b_nan;
   special_t   special;
+  // The flags that travel beside the datapath (special_q*, sign_q*) are flops, not shift
+  // registers: an SRL costs a LUT, flops are plentiful (keep: Yosys, on every flop of
+  // the line; shreg_extract: Vivado).
 
   always_comb begin
     a_zero = a_i[30:23] == 8'd0;  // zeros and subnormals alike
@@ -109,6 +112,7 @@ module fp32_add (
   logic [31:0] a_q, b_q;
   logic        a_zero_q, b_zero_q, a_is_big_q;
   logic [7:0]  a_minus_b_q, b_minus_a_q;   // exponent differences (the big one's is >= 0)
+  (* keep, shreg_extract = "no" *)
   special_t    special_q;
 
   always_ff @(posedge clk_i) begin
@@ -152,7 +156,9 @@ module fp32_add (
   logic [16:0] align_b_q;
   logic [23:0] big_q2;
   logic [7:0]  exp_q2;
+  (* keep, shreg_extract = "no" *)
   logic        sign_q2, subtract_q2;
+  (* keep, shreg_extract = "no" *)
   special_t    special_q2;
 
   always_ff @(posedge clk_i) begin
@@ -170,7 +176,9 @@ module fp32_add (
   logic [40:0] aligned_q3;
   logic [23:0] big_q3;
   logic [7:0]  exp_q3;
+  (* keep, shreg_extract = "no" *)
   logic        sign_q3, subtract_q3;
+  (* keep, shreg_extract = "no" *)
   special_t    special_q3;
 
   always_ff @(posedge clk_i) begin
@@ -198,7 +206,9 @@ module fp32_add (
 
   logic [W-1:0]      sum_q4;
   logic signed [9:0] exp_q4;
+  (* keep, shreg_extract = "no" *)
   logic              sign_q4;
+  (* keep, shreg_extract = "no" *)
   special_t          special_q4;
 
   always_ff @(posedge clk_i) begin
@@ -242,7 +252,9 @@ module fp32_add (
   logic [15:0]       norm_b_q5;
   logic [4:0]        lzc_q5;
   logic signed [9:0] exp_q5;
+  (* keep, shreg_extract = "no" *)
   logic              sign_q5, sum_zero_q5;
+  (* keep, shreg_extract = "no" *)
   special_t          special_q5;
 
   always_ff @(posedge clk_i) begin
@@ -258,7 +270,9 @@ module fp32_add (
   // ---- stage 6: the normalisation as a product (DSP48E2 P register) ----------------
   logic [25:0]       normalised_q6;
   logic signed [9:0] exp_q6;
+  (* keep, shreg_extract = "no" *)
   logic              sign_q6, sum_zero_q6;
+  (* keep, shreg_extract = "no" *)
   special_t          special_q6;
 
   always_ff @(posedge clk_i) begin
