@@ -4,23 +4,33 @@
 ///
 /// Fully pipelined: one result per cycle, latency `eftrain_pkg::FP32_ADD_LATENCY` (7),
 /// at most about ten logic levels per stage (the 200 MHz target on a -2 UltraScale+).
-/// The alignment shift is a multiply by a power of two, so it maps onto one DSP48E2
-/// slice instead of a fabric barrel shifter (the largest LUT cost of a fabric adder):
+/// Both shifts are multiplies by a power of two, so each maps onto one DSP48E2 slice
+/// instead of a fabric barrel shifter (the largest LUT costs of a fabric adder). Each
+/// DSP has its input (A, B) and output (P) registers and no M register: a DSP48E2
+/// multiply without MREG is specified at several hundred MHz, far above the 200 MHz
+/// target (to confirm in Vivado's timing report), while an M register in each slice
+/// would make the latency 9 and the accumulate distance (latency + 2) 11, longer than
+/// the 9 kernel positions of a 3x3 WU sweep, which would then hold (docs/architecture.md,
+/// "Pipeline and hazards"; pysrc/tests/test_planner.py checks that it does not).
 ///
 /// 1. classify; compare the magnitudes; both exponent differences;
 /// 2. order the operands; encode the alignment: the small significand (coarse-shifted
 ///    by 10 when the distance is above 16, the dropped bits kept as a sticky bit) into
-///    the DSP's A input, the power of two of the remaining shift into B;
-/// 3. the DSP multiplier (its M register);
-/// 4. the DSP output register (P);
-/// 5. fold the product's low bits into the sticky bit (the aligned small operand with
+///    the first DSP's A input register, the power of two of the remaining shift into B;
+/// 3. the product (P register): the aligned small significand;
+/// 4. fold the product's low bits into the sticky bit (the aligned small operand with
 ///    guard, round and sticky bits); add or subtract; fold a carry out;
-/// 6. count leading zeros and normalise left (keeping the fraction, guard and sticky bits);
+/// 5. count leading zeros; encode the normalisation: the sum (coarse-shifted by 16 for
+///    16 or more leading zeros) into the second DSP's A input register, the power of two
+///    of the rest of the count into B;
+/// 6. the product (P register): the normalised fraction, guard and sticky bits; the
+///    exponent minus the count;
 /// 7. round and pack (fp32_round), special cases.
 ///
-/// The aligned operand of stage 5 is the one a right shift with a sticky bit gives, bit
-/// for bit, so every result is the one the fabric-shift adder gave; tb/fp32 checks the
-/// whole vector set against `eftrain.fp32.add`, which this mirrors.
+/// The aligned operand of stage 4 is the one a right shift with a sticky bit gives, and
+/// the product of stage 6 the sum shifted left by its leading zeros, bit for bit, so
+/// every result is the one the fabric-shift adder gave; tb/fp32 checks the whole vector
+/// set against `eftrain.fp32.add`, which this mirrors.
 module fp32_add (
   /// Clock.
   input  logic        clk_i,
@@ -82,6 +92,9 @@ module fp32_add (
 
   logic       a_zero, b_zero, a_inf, b_inf, a_nan, b_nan;
   special_t   special;
+  // The flags that travel beside the datapath (special_q*, sign_q*) are flops, not shift
+  // registers: an SRL costs a LUT, flops are plentiful (keep: Yosys, on every flop of
+  // the line; shreg_extract: Vivado).
 
   always_comb begin
     a_zero = a_i[30:23] == 8'd0;  // zeros and subnormals alike
@@ -99,6 +112,7 @@ module fp32_add (
   logic [31:0] a_q, b_q;
   logic        a_zero_q, b_zero_q, a_is_big_q;
   logic [7:0]  a_minus_b_q, b_minus_a_q;   // exponent differences (the big one's is >= 0)
+  (* keep, shreg_extract = "no" *)
   special_t    special_q;
 
   always_ff @(posedge clk_i) begin
@@ -142,7 +156,9 @@ module fp32_add (
   logic [16:0] align_b_q;
   logic [23:0] big_q2;
   logic [7:0]  exp_q2;
+  (* keep, shreg_extract = "no" *)
   logic        sign_q2, subtract_q2;
+  (* keep, shreg_extract = "no" *)
   special_t    special_q2;
 
   always_ff @(posedge clk_i) begin
@@ -155,82 +171,125 @@ module fp32_add (
     special_q2  <= special_q;
   end
 
-  // ---- stages 3 and 4: the shift as a product (DSP48E2: M and P registers) ---------
-  // aligned_q4 = small significand x 2^(17 - exp_diff): the big operand's LSB is bit 17.
-  logic [40:0] aligned_q3, aligned_q4;
-  logic [23:0] big_q3, big_q4;
-  logic [7:0]  exp_q3, exp_q4;
-  logic        sign_q3, sign_q4, subtract_q3, subtract_q4;
-  special_t    special_q3, special_q4;
+  // ---- stage 3: the alignment as a product (DSP48E2 P register) --------------------
+  // aligned_q3 = small significand x 2^(17 - exp_diff): the big operand's LSB is bit 17.
+  logic [40:0] aligned_q3;
+  logic [23:0] big_q3;
+  logic [7:0]  exp_q3;
+  (* keep, shreg_extract = "no" *)
+  logic        sign_q3, subtract_q3;
+  (* keep, shreg_extract = "no" *)
+  special_t    special_q3;
 
   always_ff @(posedge clk_i) begin
     aligned_q3  <= align_a_q * align_b_q;
-    aligned_q4  <= aligned_q3;
     big_q3      <= big_q2;
-    big_q4      <= big_q3;
     exp_q3      <= exp_q2;
-    exp_q4      <= exp_q3;
     sign_q3     <= sign_q2;
-    sign_q4     <= sign_q3;
     subtract_q3 <= subtract_q2;
-    subtract_q4 <= subtract_q3;
     special_q3  <= special_q2;
-    special_q4  <= special_q3;
   end
 
-  // ---- stage 5: sticky fold, add or subtract, carry fold ---------------------------
+  // ---- stage 4: sticky fold, add or subtract, carry fold ---------------------------
   logic [W-1:0] small_grs;
   logic [W:0]   sum;
   logic [W-1:0] sum_folded;
 
   always_comb begin
     // Guard and round at bits 16 and 15; everything below them is the sticky bit.
-    small_grs = {aligned_q4[40:15], aligned_q4[14:0] != '0};
+    small_grs = {aligned_q3[40:15], aligned_q3[14:0] != '0};
     // The big operand's magnitude is never the smaller one, so no borrow out.
-    sum = subtract_q4 ? ({1'b0, big_q4, 3'b000} - {1'b0, small_grs}) : ({1'b0, big_q4, 3'b000} + {1'b0, small_grs});
+    sum = subtract_q3 ? ({1'b0, big_q3, 3'b000} - {1'b0, small_grs}) : ({1'b0, big_q3, 3'b000} + {1'b0, small_grs});
     // On a carry out, shift right by one and keep the lost bit in the sticky position.
     sum_folded = sum[W] ? {sum[W:2], sum[1] | sum[0]} : sum[W-1:0];
   end
 
-  logic [W-1:0]      sum_q5;
-  logic signed [9:0] exp_q5;
-  logic              sign_q5;
-  special_t          special_q5;
+  logic [W-1:0]      sum_q4;
+  logic signed [9:0] exp_q4;
+  (* keep, shreg_extract = "no" *)
+  logic              sign_q4;
+  (* keep, shreg_extract = "no" *)
+  special_t          special_q4;
 
   always_ff @(posedge clk_i) begin
-    sum_q5     <= sum_folded;
-    exp_q5     <= $signed({2'b00, exp_q4}) + $signed({9'd0, sum[W]});
-    sign_q5    <= sign_q4;
-    special_q5 <= special_q4;
+    sum_q4     <= sum_folded;
+    exp_q4     <= $signed({2'b00, exp_q3}) + $signed({9'd0, sum[W]});
+    sign_q4    <= sign_q3;
+    special_q4 <= special_q3;
   end
 
-  // ---- stage 6: count leading zeros, normalise left --------------------------------
-  logic [4:0] lzc;
+  // ---- stage 5: count leading zeros, encode the normalisation for the DSP ---------
+  // The left shift by lzc is a second multiply by a power of two: the sum, pre-shifted
+  // by 16 in the fabric when lzc >= 16, times 2^(lzc mod 16) (B, 17 bits unsigned,
+  // takes up to 2^16; this needs up to 2^15).
+  //
+  // With shifted = sum_q4 << lzc, rounding reads shifted[25:3] (the fraction), [2] (the
+  // guard bit) and [1:0] (which reduce to the sticky bit); bit 26 is the leading one,
+  // implicit because a zero sum takes the exact-zero result. So the multiplier takes
+  // sum_q4[25:0] (26 bits, the widest unsigned A input) and only the product's bits
+  // [25:0] are kept: product bit m is shifted[m] for every sum, since the bits the
+  // product does not have (sum_q4[26], and on the coarse path sum_q4[25:10], zeros but
+  // for the leading one) are exactly the ones a left shift by lzc moves above bit 25.
+  logic [4:0]  lzc;
+  logic        norm_coarse;   // lzc >= 16: sum_q4[26:11] are all zero
+  logic [25:0] norm_a;
+  logic [15:0] norm_b;        // 2^(lzc mod 16), one-hot
 
   always_comb begin
     lzc = 5'd0;
     for (int i = 0; i < W; i++) begin
-      if (sum_q5[i]) lzc = 5'(W - 1 - i);
+      if (sum_q4[i]) lzc = 5'(W - 1 - i);
     end
+    // Decided on the sum, beside the count, so the multiplexer does not wait for it.
+    norm_coarse = sum_q4[W-1:11] == '0;
+    norm_a      = norm_coarse ? {sum_q4[9:0], 16'd0} : sum_q4[25:0];
+    norm_b      = 16'd1 << lzc[3:0];
   end
 
-  // Only the bits rounding reads are kept: the leading one is implicit (a zero sum takes
-  // the exact-zero result), and the two lowest bits of the shifted sum reduce to the
-  // sticky bit, which a left shift by two or more fills with zeros.
-  logic [22:0]       frac_q6;
-  logic              guard_q6, sticky_q6;
+  // norm_a_q5 and norm_b_q5 are the second DSP's A and B input registers. The exponent
+  // waits for stage 6, beside the multiply, where the fabric has time.
+  logic [25:0]       norm_a_q5;
+  logic [15:0]       norm_b_q5;
+  logic [4:0]        lzc_q5;
+  logic signed [9:0] exp_q5;
+  (* keep, shreg_extract = "no" *)
+  logic              sign_q5, sum_zero_q5;
+  (* keep, shreg_extract = "no" *)
+  special_t          special_q5;
+
+  always_ff @(posedge clk_i) begin
+    norm_a_q5   <= norm_a;
+    norm_b_q5   <= norm_b;
+    lzc_q5      <= lzc;
+    exp_q5      <= exp_q4;
+    sign_q5     <= sign_q4;
+    sum_zero_q5 <= sum_q4 == '0;
+    special_q5  <= special_q4;
+  end
+
+  // ---- stage 6: the normalisation as a product (DSP48E2 P register) ----------------
+  logic [25:0]       normalised_q6;
   logic signed [9:0] exp_q6;
+  (* keep, shreg_extract = "no" *)
   logic              sign_q6, sum_zero_q6;
+  (* keep, shreg_extract = "no" *)
   special_t          special_q6;
 
   always_ff @(posedge clk_i) begin
-    {frac_q6, guard_q6} <= 24'((sum_q5 << lzc) >> 2);
-    sticky_q6   <= (lzc == 5'd0) ? (sum_q5[1] | sum_q5[0]) : (lzc == 5'd1) && sum_q5[0];
-    exp_q6      <= exp_q5 - $signed({5'd0, lzc});
-    sign_q6     <= sign_q5;
-    sum_zero_q6 <= sum_q5 == '0;
-    special_q6  <= special_q5;
+    normalised_q6 <= 26'(norm_a_q5 * norm_b_q5);
+    exp_q6        <= exp_q5 - $signed({5'd0, lzc_q5});
+    sign_q6       <= sign_q5;
+    sum_zero_q6   <= sum_zero_q5;
+    special_q6    <= special_q5;
   end
+
+  // shifted[1:0] are sum_q4[1:0] (lzc 0), {sum_q4[0], 0} (lzc 1) or zeros (lzc >= 2):
+  // the sticky rule of the fabric normaliser.
+  logic [22:0] frac_q6;
+  logic        guard_q6, sticky_q6;
+
+  assign {frac_q6, guard_q6} = normalised_q6[25:2];
+  assign sticky_q6           = normalised_q6[1] | normalised_q6[0];
 
   // ---- stage 7: round, pack, special cases -----------------------------------------
   logic [31:0] rounded;

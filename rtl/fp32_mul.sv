@@ -80,9 +80,12 @@ module fp32_mul (
 
   // Flops, not a shift register, from here to the product (see stages 2 and 3).
   logic [23:0]       a_sig_q, b_sig_q;
-  (* keep, shreg_extract = "no" *) logic signed [9:0] exp_q;
-  (* keep, shreg_extract = "no" *) logic              sign_q;
-  (* keep, shreg_extract = "no" *) special_t          special_q;
+  (* keep, shreg_extract = "no" *)
+  logic signed [9:0] exp_q;
+  (* keep, shreg_extract = "no" *)
+  logic              sign_q;
+  (* keep, shreg_extract = "no" *)
+  special_t          special_q;
 
   always_ff @(posedge clk_i) begin
     // A zero (or subnormal) operand has a zero product, so its hidden bit is not set;
@@ -100,9 +103,12 @@ module fp32_mul (
   // (LUTs limit the array, flops do not). keep is what Yosys honours, on every flop of
   // the line; shreg_extract is Vivado's attribute.
   logic [47:0]       prod_q2, prod_q3;
-  (* keep, shreg_extract = "no" *) logic signed [9:0] exp_q2, exp_q3;
-  (* keep, shreg_extract = "no" *) logic              sign_q2, sign_q3;
-  (* keep, shreg_extract = "no" *) special_t          special_q2, special_q3;
+  (* keep, shreg_extract = "no" *)
+  logic signed [9:0] exp_q2, exp_q3;
+  (* keep, shreg_extract = "no" *)
+  logic              sign_q2, sign_q3;
+  (* keep, shreg_extract = "no" *)
+  special_t          special_q2, special_q3;
 
   always_ff @(posedge clk_i) begin
     prod_q2    <= a_sig_q * b_sig_q;

@@ -7,7 +7,7 @@
 namespace eval eftrain {
   variable core_clock_mhz 100
   variable board_cores {
-    zcu102 {tn 8 axi_data_width 256 hp_clock_mhz 333}
+    zcu102 {tn 16 axi_data_width 512 hp_clock_mhz 333}
     zcu104 {tn 8 axi_data_width 256 hp_clock_mhz 333}
   }
 }

@@ -7,18 +7,17 @@ Structure: what scales with what, read from the RTL and checked on the per-insta
 counts of the calibration runs (:func:`groups` sorts the instances):
 
 * array (``pe_array``): TM x TN processing elements, each an fp32 multiplier (2 DSP48E2
-  for the 24 x 24 significand product), an fp32 adder (no DSP) and their pipeline
-  registers; LUT and FF per element, plus a little per row of TN.
+  for the 24 x 24 significand product), an fp32 adder (2 DSP48E2: its alignment and
+  normalisation shifts) and their pipeline registers; LUT and FF per element, plus a
+  little per row of TN.
 * engine (``conv_engine`` without the array: the load, compute and store units, the
   address generator, the command queues, the buffers' data paths): TN * 32-bit data
   paths, so linear in TN.
 * AXI side (DMA, width converters, pool unit, store merge, the route FIFO): linear in the
   AXI lanes (AXI bits / 32); the store merge has an fp32 multiplier and adder per lane
-  for the fused SGD step (2 DSP48E2 a lane).
-* control (CSRs, the layer controller, the top's glue): constant. Its 78 DSP48E2 are the
-  layer controller's address and tile-size products; its divisions (output size and
-  input rows by the stride) are also what sets the longest path (66 logic levels at
-  every calibrated size).
+  for the fused SGD step (4 DSP48E2 a lane).
+* control (CSRs, the layer controller, the top's glue): constant. Its DSP48E2 are the
+  layer controller's address and tile-size products (64 at 16 x 16).
 * block RAM: counted from the RAMs' shapes, not fitted (:func:`ram_bram36`): IB and OB
   are 2 halves of TN * 32 bits x IB_DEPTH (OB_DEPTH), WB is TM RAMs of TN * 32 bits x
   WB_DEPTH, the pool unit has two line buffers of (AXI + AXI / 32) and 3 * AXI / 32 bits
