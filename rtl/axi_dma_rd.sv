@@ -127,8 +127,17 @@ module axi_dma_rd #(
                                                 - ($bits(outstanding_q))'(r_done);
   end
 
-  // Dropped requests stream zeros only when no real data is pending before them.
-  logic drop_beat;
+  // Dropped requests stream zeros only when no real data is pending before them. That is
+  // registered, so the zero beats' valid and the data multiplexer's select come straight
+  // from flops: while a dropped request streams, no burst can start (requests wait), so
+  // once nothing is pending nothing becomes pending, and the register is merely a cycle
+  // late when the last real beat leaves.
+  logic drop_beat, nothing_pending_q;
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) nothing_pending_q <= 1'b0;
+    else         nothing_pending_q <= outstanding_q == '0 && !m_axi_arvalid && !burst_valid;
+  end
 
   always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
@@ -145,7 +154,7 @@ module axi_dma_rd #(
     end
   end
 
-  assign drop_beat     = drop_active_q && outstanding_q == '0 && !m_axi_arvalid && !burst_valid;
+  assign drop_beat     = drop_active_q && nothing_pending_q;
   assign m_axi_rready  = data_ready_i && !drop_beat;
   assign data_valid_o  = m_axi_rvalid || drop_beat;
   assign data_o        = drop_beat ? '0 : m_axi_rdata;

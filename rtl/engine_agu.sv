@@ -26,9 +26,13 @@ module engine_agu #(
 ) (
   input  logic                        clk_i,
   input  logic                        rst_ni,
-  /// Start walking `cmd_i` (a COMPUTE command); only while `walking_o` is low.
-  input  logic                        start_i,
+  /// The head of the command queue: `cmd_i` holds a COMPUTE command.
+  input  logic                        cmd_valid_i,
   input  engine_cmd_pkg::engine_cmd_t cmd_i,
+  /// Start walking `cmd_i`; taken only while `start_ready_o` is high.
+  input  logic                        start_i,
+  /// Not walking, and the head's first phase bounds are registered.
+  output logic                        start_ready_o,
   /// A command is being walked (or its `last` entry waits for a credit).
   output logic                        walking_o,
   /// No entry in the pipeline or the FIFO.
@@ -136,13 +140,32 @@ module engine_agu #(
   assign walking_o = walking_q || (closing_q && !credit);
   assign empty_o   = inflight_q == '0;
 
+  // The first phase's bounds of the queue's head, registered while it waits, so that a
+  // start loads flops instead of computing them from the queue's output (its adders and
+  // comparisons would follow the queue's read on the start path). The head stays the
+  // same until it starts, so the copy is current one cycle after the head appears: a
+  // command that reaches an empty queue starts a cycle later; one that was queued behind
+  // another loses nothing, since the walk of the other takes at least that cycle.
+  phase_t head_phase_q;
+  logic   head_phase_current_q;
+  logic   take;
+
+  assign start_ready_o = !walking_o && head_phase_current_q;
+  assign take          = start_i && start_ready_o;
+
+  always_ff @(posedge clk_i) begin
+    head_phase_q <= phase_of(cmd_i, 2'd0);
+    if (!rst_ni) head_phase_current_q <= 1'b0;
+    else         head_phase_current_q <= cmd_valid_i && !take;
+  end
+
   always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
       walking_q <= 1'b0;
       closing_q <= 1'b0;
     end else begin
       if (close) closing_q <= 1'b0;
-      if (start_i && !walking_o) begin
+      if (take) begin
         walking_q <= 1'b1;
       end else if (step && finished) begin
         walking_q <= 1'b0;
@@ -152,13 +175,13 @@ module engine_agu #(
   end
 
   always_ff @(posedge clk_i) begin
-    if (start_i && !walking_o) begin
+    if (take) begin
       cmd_q   <= cmd_i;
       bp_q    <= cmd_i.mode == MODE_BP;
       bp2_q   <= cmd_i.mode == MODE_BP && cmd_i.stride == 2'd2;
       wu_q    <= cmd_i.mode == MODE_WU;
       ph_q    <= '0;
-      phase_q <= phase_of(cmd_i, 2'd0);
+      phase_q <= head_phase_q;
       ti_q    <= '0;
       tj_q    <= '0;
       qy_q    <= '0;

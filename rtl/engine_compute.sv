@@ -105,7 +105,7 @@ module engine_compute #(
   // so a later command on the half waits for its reload. (A command starts while the
   // previous one's last entries are still queued.)
   logic [1:0]  ib_releasing_q, ob_releasing_q;
-  logic        agu_walking, agu_empty, cmd_end;
+  logic        agu_walking, agu_start_ready, agu_empty, cmd_end;
   logic        head_wu, ib_ready, ob_ready, mode_ready, pipe_empty, start;
 
   always_comb begin
@@ -117,7 +117,7 @@ module engine_compute #(
     // The adders are wired per mode: switching between dot and outer drains first (the
     // address generator's queue too).
     mode_ready = (pipe_empty && agu_empty) || (outer_q == head_wu);
-    start      = cmd_valid_i && !agu_walking && ib_ready && ob_ready && mode_ready;
+    start      = cmd_valid_i && agu_start_ready && ib_ready && ob_ready && mode_ready;
   end
 
   assign cmd_ready_o = start;
@@ -172,8 +172,10 @@ module engine_compute #(
   ) u_agu (
     .clk_i         (clk_i),
     .rst_ni        (rst_ni),
-    .start_i       (start),
+    .cmd_valid_i   (cmd_valid_i),
     .cmd_i         (cmd_i),
+    .start_i       (start),
+    .start_ready_o (agu_start_ready),
     .walking_o     (agu_walking),
     .empty_o       (agu_empty),
     .out_valid_o   (iss_valid),

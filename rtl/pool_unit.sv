@@ -17,6 +17,11 @@
 /// Comparison: a candidate replaces the current maximum only if it is strictly greater,
 /// scanning (0,0), (0,1), (1,0), (1,1); subnormals read as zero, -0 ties +0, NaN never
 /// wins unless it comes first.
+///
+/// For the clock, the read beats enter through a register slice (a cycle of latency), so
+/// the comparisons start from flops rather than from the read DMA's output multiplexer;
+/// the output FIFO's free space is a registered credit count and the row and plane ends
+/// are registered, so the input's ready is a gate or two from flops.
 module pool_unit #(
   /// Bits of one beat (AXI_DATA_WIDTH).
   parameter int unsigned DW     = 128,
@@ -52,13 +57,17 @@ module pool_unit #(
 
   /// Candidate c replaces the current maximum m.
   function automatic logic wins(logic [31:0] c, logic [31:0] m);
-    // c > m with zeros and subnormals read as +0: the signs first, then one comparison
-    // of the magnitudes (31-bit patterns order them), swapped when both are negative.
-    logic cz, mz, cs, ms;
+    // c > m with zeros and subnormals read as +0: the signs first, then a comparison
+    // of the magnitudes (31-bit patterns order them), reversed when both are negative.
+    // Both directions are compared straight from the operands and the sign picks one,
+    // so no sign logic sits in front of the comparators' carry chains.
+    logic cz, mz, cs, ms, c_above, m_above;
     cz = c[30:23] == 8'd0;  mz = m[30:23] == 8'd0;
     cs = c[31] && !cz;      ms = m[31] && !mz;
+    c_above = c[30:0] > m[30:0];
+    m_above = m[30:0] > c[30:0];
     return !fp32_is_nan(c[30:0]) && !fp32_is_nan(m[30:0]) && !(cz && mz)
-           && (cs != ms ? ms : ((cs ? m[30:0] : c[30:0]) > (cs ? c[30:0] : m[30:0])));
+           && (cs != ms ? ms : (cs ? m_above : c_above));
   endfunction
 
 
@@ -75,11 +84,20 @@ module pool_unit #(
   logic        par_q;                 // row of the pair: 0 top, 1 bottom
   logic        last_q, last_px, last_oy;
 
+  // The descriptor's sizes minus one, registered: they change only between descriptors,
+  // many cycles before the first beat of the next one reaches the unit.
+  logic [15:0] w_last_q, wo_last_q, ho_last_q;
+  always_ff @(posedge clk_i) begin
+    w_last_q  <= w_i - 16'd1;
+    wo_last_q <= wo - 16'd1;
+    ho_last_q <= ho - 16'd1;
+  end
+
   assign wo      = w_i >> 1;
   assign ho      = h_i >> 1;
   assign last_q  = 32'(q_q) == R - 1;
-  assign last_px = px_q == (state_q == TakeDy ? wo : w_i) - 16'd1;
-  assign last_oy = oy_q == ho - 16'd1;
+  assign last_px = px_q == (state_q == TakeDy ? wo_last_q : w_last_q);
+  assign last_oy = oy_q == ho_last_q;
 
   logic [15:0] ox;
   logic        in_window, even_px;
@@ -97,7 +115,11 @@ module pool_unit #(
 
   logic                          bottom_pending_q;  // a window result in its second stage
 
-  assign room = 32'(fifo_count) + 32'(emit_pending_q) + 32'(bottom_pending_q) + 32'd1 < FIFO_DEPTH;
+  // Credits: the FIFO's entries plus the results on their way to it (emit_pending_q,
+  // bottom_pending_q), counted in a register instead of summed on the input's ready path.
+  // A beat enters only if one more result would still fit.
+  logic [$clog2(FIFO_DEPTH):0]   used_q;
+  assign room = used_q < ($bits(used_q))'(FIFO_DEPTH - 1);
 
   stream_fifo #(.WIDTH (DW), .DEPTH (FIFO_DEPTH)) u_out (
     .clk_i       (clk_i),
@@ -111,10 +133,23 @@ module pool_unit #(
     .count_o     (fifo_count)
   );
 
-  // ---- input beats ------------------------------------------------------------------------
-  logic in_fire;
-  assign in_ready_o = (state_q == TakeX || state_q == TakeDy) && room;
-  assign in_fire    = in_valid_i && in_ready_o;
+  // ---- input beats, through a register slice ----------------------------------------------
+  logic          beat_valid, beat_ready, in_fire;
+  logic [DW-1:0] beat_data;
+
+  stream_register #(.WIDTH (DW)) u_in (
+    .clk_i       (clk_i),
+    .rst_ni      (rst_ni),
+    .in_valid_i  (in_valid_i),
+    .in_ready_o  (in_ready_o),
+    .in_data_i   (in_data_i),
+    .out_valid_o (beat_valid),
+    .out_ready_i (beat_ready),
+    .out_data_o  (beat_data)
+  );
+
+  assign beat_ready = (state_q == TakeX || state_q == TakeDy) && room;
+  assign in_fire    = beat_valid && beat_ready;
 
   // Buffer A: the top row's best value and its column (0/1) per lane (TakeX, top row),
   // then in BP the dy row. Buffer B (BP): each window's argmax and "maximum > 0".
@@ -153,7 +188,7 @@ module pool_unit #(
 
   always_comb begin
     for (int l = 0; l < LANES; l++) begin
-      cur[l]     = in_data_i[32*l +: 32];
+      cur[l]     = beat_data[32*l +: 32];
       // Top row: (0,0) then (0,1).
       top_idx[l] = wins(cur[l], even_q[q_q][32*l +: 32]);
       best0[l]   = top[32*l +: 32];
@@ -184,7 +219,7 @@ module pool_unit #(
       end
     end else if (in_fire && state_q == TakeDy) begin
       a_we    = 1'b1;
-      a_wdata = {{LANES{1'b0}}, in_data_i};
+      a_wdata = {{LANES{1'b0}}, beat_data};
     end
     b_we = bp_i && bottom_pending_q;
     for (int l = 0; l < LANES; l++) b_wdata[3*l +: 3] = {fp32_positive(best2[l]), idx2[l]};
@@ -209,7 +244,7 @@ module pool_unit #(
   logic [AW-1:0] e_addr;
   assign e_rows  = (last_oy && h_i[0]) ? 16'd3 : 16'd2;
   assign e_issue = state_q == Emit && room;
-  assign e_last  = 32'(e_q_q) == R - 1 && e_px_q == w_i - 16'd1 && e_row_q == e_rows - 16'd1;
+  assign e_last  = 32'(e_q_q) == R - 1 && e_px_q == w_last_q && e_row_q == e_rows - 16'd1;
   assign e_ox    = e_px_q >> 1;
   assign e_addr  = AW'(32'(e_ox) * R + 32'(e_q_q));
 
@@ -229,6 +264,18 @@ module pool_unit #(
     end
     e_zero_q <= e_row_q == 16'd2 || e_px_q >= (wo << 1);
     e_sel_q  <= {e_row_q[0], e_px_q[0]};
+  end
+
+  // The credits: a result starts on its way to the FIFO (e_issue, bottom_done), one
+  // leaves it, and a BP window result goes to buffer B instead. The FIFO's pop depends
+  // on the store side's ready, the latest input, so it only selects between two counts.
+  logic [$clog2(FIFO_DEPTH):0] used_kept;
+  assign used_kept = used_q + ($bits(used_q))'(e_issue) + ($bits(used_q))'(bottom_done)
+                            - ($bits(used_q))'(bp_i && bottom_pending_q);
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni)                        used_q <= '0;
+    else if (out_valid_o && out_ready_i) used_q <= used_kept - 1'b1;
+    else                                used_q <= used_kept;
   end
 
   logic [DW-1:0] dx_beat;
@@ -267,7 +314,7 @@ module pool_unit #(
       top_pending_q <= bottom_read;
       if (top_pending_q) top_q[top_q_q] <= a_rdata;
       if (bottom_read) top_q_q <= q_q;
-      if (x_beat && even_px) even_q[q_q] <= in_data_i;
+      if (x_beat && even_px) even_q[q_q] <= beat_data;
 
       if (in_fire) begin
         q_q <= last_q ? '0 : q_q + 1'b1;
@@ -293,8 +340,8 @@ module pool_unit #(
       if (e_issue) begin
         e_q_q <= 32'(e_q_q) == R - 1 ? '0 : e_q_q + 1'b1;
         if (32'(e_q_q) == R - 1) begin
-          e_px_q <= e_px_q == w_i - 16'd1 ? '0 : e_px_q + 16'd1;
-          if (e_px_q == w_i - 16'd1) e_row_q <= e_row_q + 16'd1;
+          e_px_q <= e_px_q == w_last_q ? '0 : e_px_q + 16'd1;
+          if (e_px_q == w_last_q) e_row_q <= e_row_q + 16'd1;
         end
         if (e_last) begin
           e_row_q <= '0;
@@ -314,6 +361,10 @@ module pool_unit #(
   always_ff @(posedge clk_i) begin
     if (armed && fifo_valid && !fifo_ready) $fatal(1, "pool_unit: output FIFO overflow");
   end
+  a_credits: assert property (@(posedge clk_i) disable iff (!armed)
+    32'(used_q) == 32'(fifo_count) + 32'(emit_pending_q) + 32'(bottom_pending_q))
+    else $error("pool_unit: %0d credits used, %0d entries and %0d results pending", used_q, fifo_count,
+                32'(emit_pending_q) + 32'(bottom_pending_q));
 `endif
 
 endmodule
