@@ -20,6 +20,9 @@ module eftrain_top_wrapper #(
   parameter integer IB_DEPTH       = 2048,
   parameter integer OB_DEPTH       = 2048,
   parameter integer WB_DEPTH       = 1024,
+  // 1: the input and output buffers in UltraRAM (parts that have it: the ZCU104's
+  // xczu7ev; the ZCU102's xczu9eg has none); 0: block RAM. The same behaviour either way.
+  parameter integer BUFFER_URAM    = 0,
   // AXI4 master: data width (the Zynq UltraScale+ HP ports take up to 128), address
   // width (40 reaches all of the MPSoC's DDR apertures) and ID width.
   parameter integer AXI_DATA_WIDTH = 128,
@@ -104,6 +107,7 @@ module eftrain_top_wrapper #(
     .IB_DEPTH       (IB_DEPTH),
     .OB_DEPTH       (OB_DEPTH),
     .WB_DEPTH       (WB_DEPTH),
+    .BUFFER_URAM    (BUFFER_URAM != 0),
     .AXI_DATA_WIDTH (AXI_DATA_WIDTH),
     .AXI_ADDR_WIDTH (AXI_ADDR_WIDTH),
     .AXI_ID_WIDTH   (AXI_ID_WIDTH)

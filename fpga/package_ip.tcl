@@ -141,12 +141,13 @@ set parameters {
   {IB_DEPTH "Input buffer depth" "Pixels per half of the input buffer (TN words each)." {range 2 65535}}
   {OB_DEPTH "Output buffer depth" "Pixels per half of the output buffer (TN words each)." {range 2 65535}}
   {WB_DEPTH "Weight buffer depth" "Kernel-position entries of the weight buffer (TN x TN words each)." {range 2 65535}}
+  {BUFFER_URAM "Input and output buffers in UltraRAM" "1: the input and output buffers in UltraRAM (URAM288, ram_style ultra), for parts that have it (the ZCU104's xczu7ev; the ZCU102's xczu9eg has none); 0: block RAM. The same behaviour either way; the weight buffer stays in block RAM." {list 0 1}}
   {AXI_DATA_WIDTH "AXI data width" "m_axi data width in bits, at most TN * 32 (the core refuses to elaborate otherwise); a SmartConnect converts it to an HP port's 128 bits and clock (fpga/common/block_design.tcl)." {list 32 64 128 256 512}}
   {AXI_ADDR_WIDTH "AXI address width" "m_axi address width in bits (40 reaches every DDR aperture of the MPSoC)." {range 32 64}}
   {AXI_ID_WIDTH "AXI ID width" "m_axi ID width in bits." {range 1 16}}
 }
 set page_of {
-  TN array KMAX array IB_DEPTH array OB_DEPTH array WB_DEPTH array
+  TN array KMAX array IB_DEPTH array OB_DEPTH array WB_DEPTH array BUFFER_URAM array
   AXI_DATA_WIDTH axi AXI_ADDR_WIDTH axi AXI_ID_WIDTH axi
 }
 

@@ -17,7 +17,11 @@ module conv_engine #(
   /// Pixels per OB half.
   parameter int unsigned OB_DEPTH = 2048,
   /// Kernel-position entries of WB (each TM x TN words).
-  parameter int unsigned WB_DEPTH = 1024
+  parameter int unsigned WB_DEPTH = 1024,
+  /// 1: IB and OB in UltraRAM (`sdp_ram` URAM); 0: the tools choose (block RAM). WB
+  /// stays in block RAM: its 2 * TM RAMs of TN * 32 bits x WB_DEPTH / 2 words are too
+  /// shallow for URAM288s (4096 words): 256 of them at 16 x 16, each an eighth used.
+  parameter bit          BUFFER_URAM = 1'b0
 ) (
   input  logic                        clk_i,
   input  logic                        rst_ni,
@@ -276,7 +280,7 @@ module conv_engine #(
   // ---- buffers -------------------------------------------------------------------------
   // IB: written by the load unit, read by the compute unit; one RAM per half.
   for (genvar h = 0; h < 2; h++) begin : g_ib
-    sdp_ram #(.WIDTH(TN * 32), .DEPTH(IB_DEPTH)) u_ram (
+    sdp_ram #(.WIDTH(TN * 32), .DEPTH(IB_DEPTH), .URAM(BUFFER_URAM)) u_ram (
       .clk_i   (clk_i),
       .we_i    (ld_ib_we && ld_ib_half == 1'(h)),
       .waddr_i (ld_ib_addr),
@@ -295,7 +299,7 @@ module conv_engine #(
     assign ld_writes = ld_ob_we && ld_ob_half == 1'(h);
     assign cp_reads  = cp_ob_re && cp_ob_rhalf == 1'(h);
     assign st_reads  = st_ob_re && st_ob_half == 1'(h);
-    sdp_ram #(.WIDTH(TM * 32), .DEPTH(OB_DEPTH)) u_ram (
+    sdp_ram #(.WIDTH(TM * 32), .DEPTH(OB_DEPTH), .URAM(BUFFER_URAM)) u_ram (
       .clk_i   (clk_i),
       .we_i    (cp_writes || ld_writes),
       .waddr_i (cp_writes ? cp_ob_waddr : ld_ob_addr),

@@ -16,6 +16,9 @@ module eftrain_top #(
   parameter int unsigned OB_DEPTH       = 2048,
   /// Kernel-position entries of the weight buffer.
   parameter int unsigned WB_DEPTH       = 1024,
+  /// 1: the input and output buffers in UltraRAM (Zynq UltraScale+ EV parts such as the
+  /// ZCU104's xczu7ev); 0: block RAM. The same behaviour either way.
+  parameter bit          BUFFER_URAM    = 1'b0,
   /// AXI4 master data width (the ZCU102 HP ports are 128 bits).
   parameter int unsigned AXI_DATA_WIDTH = 128,
   /// AXI4 master address width.
@@ -396,7 +399,8 @@ module eftrain_top #(
   assign ctrl_engine_idle = engine_idle && cmd_queued == '0;
 
   conv_engine #(
-    .TM (TM), .TN (TN), .KMAX (KMAX), .IB_DEPTH (IB_DEPTH), .OB_DEPTH (OB_DEPTH), .WB_DEPTH (WB_DEPTH)
+    .TM (TM), .TN (TN), .KMAX (KMAX), .IB_DEPTH (IB_DEPTH), .OB_DEPTH (OB_DEPTH), .WB_DEPTH (WB_DEPTH),
+    .BUFFER_URAM (BUFFER_URAM)
   ) u_engine (
     .clk_i              (clk),
     .rst_ni             (dp_rst_n),

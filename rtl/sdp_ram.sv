@@ -1,11 +1,19 @@
 /// Simple dual-port RAM: one write port, one read port with a registered output (one
 /// cycle of read latency), as Vivado infers block RAM. A read of the address being
 /// written in the same cycle returns the old word (read-first).
+///
+/// `URAM` asks for UltraRAM (URAM288, 72 bits x 4096) instead: the standard
+/// `ram_style = "ultra"` attribute on the array, which Vivado and Yosys
+/// (`synth_xilinx -family xcup`) both honour. The behaviour is the same either way: only
+/// the attribute differs between the two branches below.
 module sdp_ram #(
   /// Bits per word.
   parameter int unsigned WIDTH = 32,
   /// Words.
   parameter int unsigned DEPTH = 1024,
+  /// 1: UltraRAM (`ram_style = "ultra"`); 0: no attribute, the tools choose (block RAM
+  /// at the buffers' sizes, distributed RAM for small ones).
+  parameter bit          URAM  = 1'b0,
   localparam int unsigned AW = DEPTH > 1 ? $clog2(DEPTH) : 1
 ) (
   /// Clock.
@@ -24,14 +32,26 @@ module sdp_ram #(
   output logic [WIDTH-1:0] rdata_o
 );
 
-  logic [WIDTH-1:0] mem [DEPTH];
+  if (URAM) begin : g_ultra
+    (* ram_style = "ultra" *) logic [WIDTH-1:0] mem [DEPTH];
 
-  always_ff @(posedge clk_i) begin
-    if (we_i) mem[waddr_i] <= wdata_i;
-  end
+    always_ff @(posedge clk_i) begin
+      if (we_i) mem[waddr_i] <= wdata_i;
+    end
 
-  always_ff @(posedge clk_i) begin
-    if (re_i) rdata_o <= mem[raddr_i];
+    always_ff @(posedge clk_i) begin
+      if (re_i) rdata_o <= mem[raddr_i];
+    end
+  end else begin : g_auto
+    logic [WIDTH-1:0] mem [DEPTH];
+
+    always_ff @(posedge clk_i) begin
+      if (we_i) mem[waddr_i] <= wdata_i;
+    end
+
+    always_ff @(posedge clk_i) begin
+      if (re_i) rdata_o <= mem[raddr_i];
+    end
   end
 
 endmodule

@@ -8,8 +8,9 @@
 #   pl_resetn0 to it. PS pl_clk1 (the board's HP clock, 333 MHz) clocks S_AXI_HP0_FPD:
 #   the memory SmartConnect converts the core's AXI width (TN * 32 up to 512 bits) to the
 #   port's 128 and crosses to its clock, so the core sees the port's full bandwidth.
-#   The core's TN and AXI width per board are in integration.tcl (python -m
-#   eftrain.integration, from the resource model): the array that fits the board.
+#   The core's TN, AXI width and BUFFER_URAM per board are in integration.tcl (python -m
+#   eftrain.integration, from the resource model): the array that fits the board, with
+#   its input and output buffers in UltraRAM where the part has it (the ZCU104).
 #
 # Sourced by fpga/common/create_project.tcl inside an open project whose IP catalog holds
 # the packaged core (make ip).
@@ -49,6 +50,7 @@ proc eftrain::create_block_design {design_name pl_clk_mhz board_name} {
   set_property -dict [list \
     CONFIG.TN [dict get $core_cfg tn] \
     CONFIG.AXI_DATA_WIDTH [dict get $core_cfg axi_data_width] \
+    CONFIG.BUFFER_URAM [dict get $core_cfg buffer_uram] \
   ] $core
   set reset [create_bd_cell -type ip -vlnv xilinx.com:ip:proc_sys_reset proc_sys_reset_0]
   set smc_ctrl [create_bd_cell -type ip -vlnv xilinx.com:ip:smartconnect axi_smc_ctrl]
@@ -91,7 +93,8 @@ proc eftrain::create_block_design {design_name pl_clk_mhz board_name} {
   puts "eftrain: PL clock requested $pl_clk_mhz MHz, the PS generates $actual MHz"
   set actual_hp [get_property CONFIG.PSU__CRL_APB__PL1_REF_CTRL__ACT_FREQMHZ $ps]
   puts "eftrain: HP0 clock requested $hp_clk_mhz MHz, the PS generates $actual_hp MHz"
-  puts "eftrain: core TN [dict get $core_cfg tn], AXI [dict get $core_cfg axi_data_width] bits"
+  puts "eftrain: core TN [dict get $core_cfg tn], AXI [dict get $core_cfg axi_data_width] bits,\
+    IB/OB in [expr {[dict get $core_cfg buffer_uram] ? {UltraRAM} : {block RAM}}]"
 
   validate_bd_design
   save_bd_design

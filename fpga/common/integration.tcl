@@ -2,12 +2,13 @@
 # Regenerate with `python -m eftrain.integration`; `--check` verifies this file.
 #
 # The integration fpga/common/block_design.tcl builds: the core clock (PS pl_clk0),
-# the HP port's clock (pl_clk1) and, per board, the core's array size and AXI width.
+# the HP port's clock (pl_clk1) and, per board, the core's array size, AXI width and
+# whether its input and output buffers are UltraRAM (BUFFER_URAM).
 
 namespace eval eftrain {
   variable core_clock_mhz 100
   variable board_cores {
-    zcu102 {tn 16 axi_data_width 512 hp_clock_mhz 333}
-    zcu104 {tn 8 axi_data_width 256 hp_clock_mhz 333}
+    zcu102 {tn 16 axi_data_width 512 hp_clock_mhz 333 buffer_uram 0}
+    zcu104 {tn 8 axi_data_width 256 hp_clock_mhz 333 buffer_uram 1}
   }
 }

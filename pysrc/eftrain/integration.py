@@ -1,5 +1,6 @@
-"""The one integration configuration every tool describes: the core clock, the array size
-and AXI width of the core in each board's block design, and the HP port that reaches DRAM.
+"""The one integration configuration every tool describes: the core clock, the array size,
+AXI width and buffer RAM style (BUFFER_URAM) of the core in each board's block design,
+and the HP port that reaches DRAM.
 
 - ``fpga/common/block_design.tcl`` builds it: the core at ``CORE_CLOCK_MHZ`` (PS
   ``pl_clk0``), its AXI master through a SmartConnect, which converts the width and the
@@ -12,8 +13,9 @@ and AXI width of the core in each board's block design, and the HP port that rea
 
 The array of a board is the largest power of two that the resource model (calibrated on
 Yosys runs, ``make synth SYNTH_ARGS=--fit``) puts under ``FIT_LIMIT`` of its LUTs and
-DSPs with its block RAMs fitting. The clock is the one the logic levels of ``make synth``
-support; only Vivado's timing report confirms it.
+DSPs with its block RAMs and UltraRAMs fitting; the input and output buffers are in
+UltraRAM on a board that has it (:func:`buffer_uram`). The clock is the one the logic
+levels of ``make synth`` support; only Vivado's timing report confirms it.
 """
 
 from __future__ import annotations
@@ -35,9 +37,16 @@ CORE_CLOCK_MHZ = 100.0
 FIT_LIMIT = 0.8
 
 
+def buffer_uram(board: boards.Board) -> bool:
+    """BUFFER_URAM of the core in ``board``'s block design: IB and OB in UltraRAM on a
+    board whose part has it (the ZCU104's xczu7ev: 96 URAM288 next to 312 BRAM36, too few
+    block RAMs for a 16 x 16 core's buffers), block RAM elsewhere (the ZCU102)."""
+    return board.uram > 0
+
+
 def array_size(board: boards.Board) -> int:
     """TM = TN of the core in ``board``'s block design."""
-    return resources.largest_fit(board, FIT_LIMIT).tn
+    return resources.largest_fit(board, FIT_LIMIT, buffer_uram=buffer_uram(board)).tn
 
 
 def axi_bits(tn: int) -> int:
@@ -53,7 +62,8 @@ def integration_tcl() -> str:
         "# Regenerate with `python -m eftrain.integration`; `--check` verifies this file.",
         "#",
         "# The integration fpga/common/block_design.tcl builds: the core clock (PS pl_clk0),",
-        "# the HP port's clock (pl_clk1) and, per board, the core's array size and AXI width.",
+        "# the HP port's clock (pl_clk1) and, per board, the core's array size, AXI width and",
+        "# whether its input and output buffers are UltraRAM (BUFFER_URAM).",
         "",
         "namespace eval eftrain {",
         f"  variable core_clock_mhz {CORE_CLOCK_MHZ:g}",
@@ -61,7 +71,8 @@ def integration_tcl() -> str:
     ]
     for name, board in sorted(boards.BOARDS.items()):
         tn = array_size(board)
-        lines.append(f"    {name} {{tn {tn} axi_data_width {axi_bits(tn)} hp_clock_mhz {board.hp_port_mhz:g}}}")
+        lines.append(f"    {name} {{tn {tn} axi_data_width {axi_bits(tn)} hp_clock_mhz {board.hp_port_mhz:g} "
+                     f"buffer_uram {int(buffer_uram(board))}}}")
     lines += ["  }", "}", ""]
     return "\n".join(lines)
 

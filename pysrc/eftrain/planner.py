@@ -262,15 +262,19 @@ def resource_fit(cfg: HwConfig, axi_bits: int, board: Board) -> dict:
     the core of ``cfg`` with an ``axi_bits`` master uses of ``board``: the counts, the
     fraction of each resource, ``fits`` (no resource over 100 %) and ``buildable``
     (LUTs and DSPs under the integration's limit, :data:`eftrain.integration.FIT_LIMIT`,
-    which leaves room for routing; block RAMs fitting)."""
+    which leaves room for routing; block RAMs and UltraRAMs fitting). The input and output
+    buffers are where the board's block design puts them
+    (:func:`eftrain.integration.buffer_uram`: UltraRAM on the ZCU104)."""
     from eftrain import integration, resources
 
-    est = resources.estimate(cfg, axi_bits=axi_bits)
+    buffer_uram = integration.buffer_uram(board)
+    est = resources.estimate(cfg, axi_bits=axi_bits, buffer_uram=buffer_uram)
     use = est.use(board)
-    return {"lut": est.lut, "ff": est.ff, "dsp": est.dsp, "bram36": est.bram36, "use": use,
+    return {"lut": est.lut, "ff": est.ff, "dsp": est.dsp, "bram36": est.bram36, "uram": est.uram,
+            "buffer_uram": buffer_uram, "use": use,
             "limit": integration.FIT_LIMIT, "fits": all(v <= 1.0 for v in use.values()),
             "buildable": use["lut"] < integration.FIT_LIMIT and use["dsp"] < integration.FIT_LIMIT
-            and use["bram36"] <= 1.0}
+            and use["bram36"] <= 1.0 and use["uram"] <= 1.0}
 
 
 def fit_verdict(fit: dict) -> str | None:
@@ -289,7 +293,8 @@ def fit_report(fit: dict, board: Board) -> str:
     use = fit["use"]
     line = (f"resource model on the {board.name}: LUT {fit['lut']:,} ({use['lut']:.1%}), "
             f"FF {fit['ff']:,} ({use['ff']:.1%}), DSP {fit['dsp']:,} ({use['dsp']:.1%}), "
-            f"BRAM36 {fit['bram36']:g} ({use['bram36']:.1%})")
+            f"BRAM36 {fit['bram36']:g} ({use['bram36']:.1%})"
+            + (f", URAM288 {fit['uram']} ({use['uram']:.1%}; IB and OB in UltraRAM)" if fit.get("buffer_uram") else ""))
     verdict = fit_verdict(fit)
     if verdict:
         line += f"\n*** {verdict}: this array cannot be built on this board; the figures above are not reachable ***"

@@ -22,6 +22,8 @@ counts of the calibration runs (:func:`groups` sorts the instances):
   are 2 halves of TN * 32 bits x IB_DEPTH (OB_DEPTH), WB is TM RAMs of TN * 32 bits x
   WB_DEPTH, the pool unit has two line buffers of (AXI + AXI / 32) and 3 * AXI / 32 bits
   x 512 * R words (R = TN * 32 / AXI). The small FIFOs go to distributed RAM (LUTs).
+* UltraRAM: with ``buffer_uram`` (the core's BUFFER_URAM parameter) IB and OB are
+  URAM288s instead of block RAM, counted from their shapes too (:func:`ram_uram288`).
 
 LUT here is every LUT site Yosys uses: LUT1..LUT6 plus the LUTs of distributed RAM and
 shift registers (``SynthResult.lut_total``). Yosys does not pack two small LUTs into one
@@ -55,6 +57,11 @@ from eftrain.descriptor import POOL_MAX_WO   # the pool unit's line buffers hold
 #: RAMB36, 96x512 -> 3 RAMB18, 512x1024 -> 29 RAMB18, 512x2048 -> 57 RAMB18, 32x2048 ->
 #: 2 RAMB36, 128x256 -> 2 RAMB36).
 RAMB18_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
+
+#: The shape of a URAM288 (width, depth): one port pair, no other aspect ratio for a
+#: simple dual-port RAM; deeper RAMs cascade (checked: Yosys maps 512 x 2048 to 8,
+#: 72 x 2048 to 1).
+URAM288_SHAPE = (72, 4096)
 
 #: Instance-path fragments of the AXI-side blocks (everything that is as wide as the AXI bus).
 AXI_SIDE = ("u_dma_rd", "u_dma_wr", "u_upsize", "u_downsize", "u_pool", "u_merge", "u_route")
@@ -101,11 +108,14 @@ class Resources:
     ff: int
     dsp: int
     bram36: float
+    uram: int = 0     # URAM288
 
     def use(self, board: Board) -> dict[str, float]:
-        """Fraction of each of the board's resources."""
+        """Fraction of each of the board's resources (UltraRAM on a board without any:
+        0, or infinity if some is needed)."""
+        uram = self.uram / board.uram if board.uram else (math.inf if self.uram else 0.0)
         return {"lut": self.lut / board.lut, "ff": self.ff / board.ff, "dsp": self.dsp / board.dsp,
-                "bram36": self.bram36 / board.bram36}
+                "bram36": self.bram36 / board.bram36, "uram": uram}
 
 
 def ram_bram36(width: int, depth: int) -> float:
@@ -116,14 +126,31 @@ def ram_bram36(width: int, depth: int) -> float:
     return min(math.ceil(width / w) * math.ceil(depth / d) for w, d in RAMB18_SHAPES) / 2
 
 
-def bram36(tm: int, tn: int, ib_depth: int, ob_depth: int, wb_depth: int, axi_bits: int) -> float:
-    """Block RAMs of the core: the engine's buffers and the pool unit's line buffers."""
+def ram_uram288(width: int, depth: int) -> int:
+    """URAM288s of one ``width`` x ``depth`` simple dual-port RAM."""
+    if width < 1 or depth < 1:
+        raise ValueError(f"a RAM needs a positive width and depth, got {width} x {depth}")
+    w, d = URAM288_SHAPE
+    return math.ceil(width / w) * math.ceil(depth / d)
+
+
+def bram36(tm: int, tn: int, ib_depth: int, ob_depth: int, wb_depth: int, axi_bits: int,
+           buffer_uram: bool = False) -> float:
+    """Block RAMs of the core: the engine's buffers (IB and OB only without
+    ``buffer_uram``) and the pool unit's line buffers."""
     lanes = axi_bits // 32
     pool_depth = POOL_MAX_WO * math.ceil(tn * 32 / axi_bits)
     wb_half = wb_depth // 2   # WB is two RAMs per lane (conv_engine: one per half)
-    return (2 * ram_bram36(tn * 32, ib_depth) + 2 * ram_bram36(tm * 32, ob_depth)
-            + tm * (ram_bram36(tn * 32, wb_half) + ram_bram36(tn * 32, wb_depth - wb_half))
+    io = 0.0 if buffer_uram else 2 * ram_bram36(tn * 32, ib_depth) + 2 * ram_bram36(tm * 32, ob_depth)
+    return (io + tm * (ram_bram36(tn * 32, wb_half) + ram_bram36(tn * 32, wb_depth - wb_half))
             + ram_bram36(axi_bits + lanes, pool_depth) + ram_bram36(3 * lanes, pool_depth))
+
+
+def uram288(tm: int, tn: int, ib_depth: int, ob_depth: int, buffer_uram: bool = False) -> int:
+    """URAM288s of the core: IB and OB (2 halves each) with ``buffer_uram``, else none."""
+    if not buffer_uram:
+        return 0
+    return 2 * ram_uram288(tn * 32, ib_depth) + 2 * ram_uram288(tm * 32, ob_depth)
 
 
 def groups(modules: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
@@ -190,20 +217,22 @@ def check_axi_bits(axi: int, tn: int, name: str = "AXI data width") -> None:
         raise ValueError(f"{name} ({axi}) must be at most TN * 32 ({32 * tn})")
 
 
-def estimate(cfg: HwConfig, axi_bits: int | None = None) -> Resources:
-    """Predicted resources of ``eftrain_top`` with ``cfg`` and an ``axi_bits`` AXI port
-    (default :func:`default_axi_bits`)."""
+def estimate(cfg: HwConfig, axi_bits: int | None = None, buffer_uram: bool = False) -> Resources:
+    """Predicted resources of ``eftrain_top`` with ``cfg``, an ``axi_bits`` AXI port
+    (default :func:`default_axi_bits`) and BUFFER_URAM = ``buffer_uram``. (The RAM style
+    changes no logic: in a Yosys run the LUT, FF and DSP counts are the same either way.)"""
     axi = default_axi_bits(cfg.tn) if axi_bits is None else axi_bits
     check_axi_bits(axi, cfg.tn, "axi_bits")
-    return _estimate(cfg.tm, cfg.tn, cfg.ib_depth, cfg.ob_depth, cfg.wb_depth, axi)
+    return _estimate(cfg.tm, cfg.tn, cfg.ib_depth, cfg.ob_depth, cfg.wb_depth, axi, buffer_uram)
 
 
-def _estimate(tm: int, tn: int, ib: int, ob: int, wb: int, axi: int) -> Resources:
+def _estimate(tm: int, tn: int, ib: int, ob: int, wb: int, axi: int, buffer_uram: bool = False) -> Resources:
     # No RTL checks here: largest_fit also asks about arrays the RTL cannot build.
     lanes = axi / 32
     c = coefficients()
     return Resources(lut=round(c["lut"].total(tm, tn, lanes)), ff=round(c["ff"].total(tm, tn, lanes)),
-                     dsp=round(c["dsp"].total(tm, tn, lanes)), bram36=bram36(tm, tn, ib, ob, wb, axi))
+                     dsp=round(c["dsp"].total(tm, tn, lanes)), bram36=bram36(tm, tn, ib, ob, wb, axi, buffer_uram),
+                     uram=uram288(tm, tn, ib, ob, buffer_uram))
 
 
 @dataclass(frozen=True)
@@ -215,6 +244,7 @@ class Fit:
     next_up: Resources        # what twice that TN would need (why it stops there)
     tn_any: int               # the largest TM = TN of any size that fits (beyond the current RTL)
     resources_any: Resources
+    buffer_uram: bool = False  # IB and OB in UltraRAM (BUFFER_URAM)
 
     @property
     def tn(self) -> int:
@@ -222,21 +252,25 @@ class Fit:
 
 
 def largest_fit(board: Board, limit: float = 0.8, axi_bits: int = 512, ib_depth: int | None = None,
-                ob_depth: int | None = None, wb_depth: int | None = None) -> Fit:
+                ob_depth: int | None = None, wb_depth: int | None = None, buffer_uram: bool = False) -> Fit:
     """The largest TM = TN whose predicted LUT and DSP use stay under ``limit`` of ``board``
-    and whose block RAMs fit it, for the RTL (TN a power of two) and, labelled apart, for
-    any TN (the model extended past what the RTL builds). The AXI width is ``axi_bits``,
-    or TN * 32 when narrower; depths default to :class:`HwConfig`'s."""
+    and whose block RAMs and UltraRAMs fit it, for the RTL (TN a power of two) and,
+    labelled apart, for any TN (the model extended past what the RTL builds). The AXI
+    width is ``axi_bits``, or TN * 32 when narrower; depths default to :class:`HwConfig`'s;
+    ``buffer_uram``: IB and OB in UltraRAM (ValueError on a board without any)."""
     base = HwConfig()
     depths = (base.ib_depth if ib_depth is None else ib_depth, base.ob_depth if ob_depth is None else ob_depth,
               base.wb_depth if wb_depth is None else wb_depth)
     if not 0 < limit <= 1:
         raise ValueError(f"limit must be in (0, 1], got {limit}")
+    if buffer_uram and not board.uram:
+        raise ValueError(f"the {board.name} ({board.part}) has no UltraRAM for the buffers")
 
     def fits(tn: int) -> Resources | None:
-        r = _estimate(tn, tn, *depths, min(axi_bits, 32 * tn))
+        r = _estimate(tn, tn, *depths, min(axi_bits, 32 * tn), buffer_uram)
         use = r.use(board)
-        return r if use["lut"] < limit and use["dsp"] < limit and use["bram36"] <= 1.0 else None
+        return (r if use["lut"] < limit and use["dsp"] < limit and use["bram36"] <= 1.0 and use["uram"] <= 1.0
+                else None)
 
     if fits(2) is None:
         raise ValueError(f"not even a 2 x 2 array fits {board.name} under {limit:.0%}")
@@ -247,5 +281,6 @@ def largest_fit(board: Board, limit: float = 0.8, axi_bits: int = 512, ib_depth:
     while fits(any_tn + 1) is not None:
         any_tn += 1
     cfg = HwConfig(tm=tn, tn=tn, ib_depth=depths[0], ob_depth=depths[1], wb_depth=depths[2])
-    return Fit(config=cfg, resources=fits(tn), next_up=_estimate(2 * tn, 2 * tn, *depths, min(axi_bits, 64 * tn)),
-               tn_any=any_tn, resources_any=fits(any_tn))
+    return Fit(config=cfg, resources=fits(tn),
+               next_up=_estimate(2 * tn, 2 * tn, *depths, min(axi_bits, 64 * tn), buffer_uram),
+               tn_any=any_tn, resources_any=fits(any_tn), buffer_uram=buffer_uram)

