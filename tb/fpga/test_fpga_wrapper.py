@@ -18,8 +18,10 @@ HERE = Path(__file__).resolve().parent
 
 # A small core, quick to build: TN = 4 (one 128-bit beat per pixel), small buffers. Every
 # value but the data width differs from the wrapper's default, so a parameter the wrapper
-# fails to pass on shows in the constant registers.
-PARAMETERS = {"TN": 4, "KMAX": 4, "IB_DEPTH": 256, "OB_DEPTH": 256, "WB_DEPTH": 128,
+# fails to pass on shows in the constant registers; BUFFER_URAM, which no register
+# reports, runs the UltraRAM branch of the buffers (the same behaviour: the layer is
+# bit-exact either way; test_synth checks that it reaches the RAMs' attribute).
+PARAMETERS = {"TN": 4, "KMAX": 4, "IB_DEPTH": 256, "OB_DEPTH": 256, "WB_DEPTH": 128, "BUFFER_URAM": 1,
               "AXI_ADDR_WIDTH": 36, "AXI_ID_WIDTH": 6}
 
 
