@@ -5,9 +5,9 @@
 # the HP port's clock (pl_clk1) and, per board, the core's array size and AXI width.
 
 namespace eval eftrain {
-  variable core_clock_mhz 100
+  variable core_clock_mhz 200
   variable board_cores {
-    zcu102 {tn 16 axi_data_width 512 hp_clock_mhz 333}
+    zcu102 {tn 16 axi_data_width 256 hp_clock_mhz 333}
     zcu104 {tn 8 axi_data_width 256 hp_clock_mhz 333}
   }
 }
