@@ -16,7 +16,8 @@
 /// 1. classify; compare the magnitudes; both exponent differences;
 /// 2. order the operands; encode the alignment: the small significand (coarse-shifted
 ///    by 10 when the distance is above 16, the dropped bits kept as a sticky bit) into
-///    the first DSP's A input register, the power of two of the remaining shift into B;
+///    the first DSP's A input register, the power of two of the remaining shift into B
+///    (zero for a zero small operand; distances of 26 and more all take B = 1);
 /// 3. the product (P register): the aligned small significand;
 /// 4. fold the product's low bits into the sticky bit (the aligned small operand with
 ///    guard, round and sticky bits); add or subtract in one carry chain; the sum keeps
@@ -134,25 +135,30 @@ module fp32_add (
   // ---- stage 2: order the operands, encode the alignment for the DSP ---------------
   logic [23:0] sig_big, sig_small;
   logic [7:0]  exp_diff;
-  logic        coarse, beyond;
+  logic        coarse, small_zero;
   logic [4:0]  fine;
   logic [24:0] align_a;   // small significand (coarse-shifted) and a sticky bit below it
-  logic [16:0] align_b;   // 2^(16 - fine)
+  logic [16:0] align_b;   // 2^(16 - fine), or 0 for a zero small operand
 
   always_comb begin
-    sig_big   = a_is_big_q ? (a_zero_q ? 24'd0 : {1'b1, a_q[22:0]}) : (b_zero_q ? 24'd0 : {1'b1, b_q[22:0]});
-    sig_small = a_is_big_q ? (b_zero_q ? 24'd0 : {1'b1, b_q[22:0]}) : (a_zero_q ? 24'd0 : {1'b1, a_q[22:0]});
-    exp_diff  = a_is_big_q ? a_minus_b_q : b_minus_a_q;
-    // Beyond W positions every bit of the small operand lands in the sticky bit.
-    beyond    = exp_diff > 8'(W - 1);
-    coarse    = exp_diff > 8'(COARSE_FROM);
-    fine      = beyond ? 5'(COARSE_FROM) : coarse ? 5'(exp_diff - 8'(COARSE)) : exp_diff[4:0];
+    sig_big    = a_is_big_q ? (a_zero_q ? 24'd0 : {1'b1, a_q[22:0]}) : (b_zero_q ? 24'd0 : {1'b1, b_q[22:0]});
+    // The small operand's zero (or subnormal) test acts on B (a zero multiplier), so
+    // its significand is not gated bit by bit: each bit of A is then one LUT6 (the two
+    // operands' bits at the two shift positions, the order and the coarse select).
+    small_zero = a_is_big_q ? b_zero_q : a_zero_q;
+    sig_small  = {1'b1, a_is_big_q ? b_q[22:0] : a_q[22:0]};
+    exp_diff   = a_is_big_q ? a_minus_b_q : b_minus_a_q;
+    coarse     = exp_diff > 8'(COARSE_FROM);
+    // From W - 1 = 26 on, every bit of the small operand lands in the sticky bit: the
+    // coarse shift by 10 and a fine shift by 16 (B = 1) put the whole of A below the
+    // round bit (product bits [14:0]), so larger distances take the same encoding.
+    fine       = !coarse ? exp_diff[4:0]
+               : exp_diff >= 8'(W - 1) ? 5'(COARSE_FROM) : 5'(exp_diff - 8'(COARSE));
     // The sticky bit sits below every bit the sum can round on (docs/numerics.md):
     // a coarse shift drops bits that are below the round bit anyway.
-    align_a   = beyond ? {24'd0, sig_small != 24'd0}
-              : coarse ? {10'd0, sig_small[23:COARSE], sig_small[COARSE-1:0] != '0}
-                       : {sig_small, 1'b0};
-    align_b   = 17'd1 << (5'(COARSE_FROM) - fine);
+    align_a    = coarse ? {10'd0, sig_small[23:COARSE], sig_small[COARSE-1:0] != '0}
+                        : {sig_small, 1'b0};
+    align_b    = small_zero ? 17'd0 : 17'd1 << (5'(COARSE_FROM) - fine);
   end
 
   logic [24:0] align_a_q;
