@@ -13,6 +13,13 @@
 /// the 9 kernel positions of a 3x3 WU sweep, which would then hold (docs/architecture.md,
 /// "Pipeline and hazards"; pysrc/tests/test_planner.py checks that it does not).
 ///
+/// The add of stage 4 stays in the fabric. The alignment DSP's ALU could do it
+/// (P = C +/- A x B, C = {big, 17'b0}; exact, as the sticky fold of P[14:0] after the
+/// add equals the fold before it), but the Yosys estimate (0.70, synth_xilinx -family
+/// xcup) packs no post-adder and no register into a DSP48E2: written so, the add becomes
+/// a 42-bit fabric chain (343 LUT against 283 at the time). Only Vivado could show the
+/// saving, and then as an instantiated or Vivado-inferred DSP48E2 without M register.
+///
 /// 1. classify; compare the magnitudes; both exponent differences;
 /// 2. order the operands; encode the alignment: the small significand (coarse-shifted
 ///    by 10 when the distance is above 16, the dropped bits kept as a sticky bit) into
