@@ -6,9 +6,9 @@
 # whether its input and output buffers are UltraRAM (BUFFER_URAM).
 
 namespace eval eftrain {
-  variable core_clock_mhz 100
+  variable core_clock_mhz 200
   variable board_cores {
-    zcu102 {tn 16 axi_data_width 512 hp_clock_mhz 333 buffer_uram 0}
-    zcu104 {tn 8 axi_data_width 256 hp_clock_mhz 333 buffer_uram 1}
+    zcu102 {tn 16 axi_data_width 256 hp_clock_mhz 333 buffer_uram 0}
+    zcu104 {tn 16 axi_data_width 256 hp_clock_mhz 333 buffer_uram 1}
   }
 }

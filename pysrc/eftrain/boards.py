@@ -44,6 +44,15 @@ class Board:
         their own channels)."""
         return self.hp_port_bits / 8 * self.hp_port_mhz * 1e6 / 1e9
 
+    def axi_bits_for(self, clock_mhz: float) -> int:
+        """The narrowest AXI data width (a power of two, bits) that carries an HP port's
+        peak at a core clock of ``clock_mhz``: a wider master only adds LUTs, because
+        the SmartConnect in front of the port cannot pass more."""
+        bits = 32
+        while bits * clock_mhz < self.hp_port_bits * self.hp_port_mhz:
+            bits *= 2
+        return bits
+
     def dram_bytes_per_cycle(self, clock_mhz: float) -> float:
         """Sustained bytes per core clock cycle, each direction, through one HP port."""
         gbs = min(self.hp_port_gbs, self.ddr_gbs) * self.hp_efficiency

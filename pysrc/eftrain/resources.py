@@ -202,8 +202,10 @@ def coefficients() -> dict[str, Coefficients]:
 
 
 def default_axi_bits(tn: int) -> int:
-    """The AXI width of the benchmark configuration, 512 bits, or TN * 32 when narrower."""
-    return min(512, 32 * tn)
+    """The AXI width of the block designs' core for an array of ``tn``
+    (:func:`eftrain.integration.axi_bits`)."""
+    from eftrain import integration   # it imports this module
+    return integration.axi_bits(tn)
 
 
 def check_axi_bits(axi: int, tn: int, name: str = "AXI data width") -> None:
@@ -251,13 +253,16 @@ class Fit:
         return self.config.tn
 
 
-def largest_fit(board: Board, limit: float = 0.8, axi_bits: int = 512, ib_depth: int | None = None,
+def largest_fit(board: Board, limit: float = 0.8, axi_bits: int | None = None, ib_depth: int | None = None,
                 ob_depth: int | None = None, wb_depth: int | None = None, buffer_uram: bool = False) -> Fit:
     """The largest TM = TN whose predicted LUT and DSP use stay under ``limit`` of ``board``
     and whose block RAMs and UltraRAMs fit it, for the RTL (TN a power of two) and,
     labelled apart, for any TN (the model extended past what the RTL builds). The AXI
-    width is ``axi_bits``, or TN * 32 when narrower; depths default to :class:`HwConfig`'s;
-    ``buffer_uram``: IB and OB in UltraRAM (ValueError on a board without any)."""
+    width is ``axi_bits`` (default: the block designs' width, :func:`default_axi_bits`),
+    or TN * 32 when narrower; depths default to :class:`HwConfig`'s; ``buffer_uram``: IB
+    and OB in UltraRAM (ValueError on a board without any)."""
+    if axi_bits is None:
+        axi_bits = default_axi_bits(1024)   # the designs' width without an array's cap
     base = HwConfig()
     depths = (base.ib_depth if ib_depth is None else ib_depth, base.ob_depth if ob_depth is None else ob_depth,
               base.wb_depth if wb_depth is None else wb_depth)

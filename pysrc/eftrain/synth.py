@@ -526,7 +526,7 @@ def fit_report(board: boards.Board, fit: resources.Fit, limit: float, axi_bits: 
 
 
 def throughput_line(board: boards.Board, cfg: HwConfig, axi_bits: int, net: str = "vgg16", batch: int = 2) -> str:
-    """The GFLOPS ``cfg`` reaches at 100 MHz on a training step of ``net`` (an
+    """The GFLOPS ``cfg`` reaches at the core clock on a training step of ``net`` (an
     :data:`eftrain.planner.NETS` name; the layers that fit the core: VGG-16's FCs exceed
     the descriptor limits) with ``batch`` images, at the utilisation of the performance
     model, whose error against the cycle-accurate RTL `make bench` reports; next to
@@ -619,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.fit:
             if not 0 < args.limit <= 1:
                 raise ValueError(f"--limit must be in (0, 1], got {args.limit}")
-            axi = 512 if args.axi is None else args.axi
+            axi = resources.default_axi_bits(1024) if args.axi is None else args.axi
             resources.check_axi_bits(axi, 1024)   # the width alone; each TN caps it at TN * 32
             from eftrain.planner import NETS
             if args.net not in NETS:

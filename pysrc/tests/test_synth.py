@@ -126,8 +126,9 @@ def test_levels_by_module():
 
 def test_parameters_and_names():
     p = synth.top_parameters("eftrain_top")
-    assert p == {"TM": 16, "TN": 16, "IB_DEPTH": 2048, "OB_DEPTH": 2048, "WB_DEPTH": 1024, "AXI_DATA_WIDTH": 512}
-    assert synth.run_name("eftrain_top", p) == "eftrain_top-tn16-ib2048-ob2048-wb1024-axi512"
+    # The block designs' core: a 256-bit master carries one HP port's peak at 200 MHz.
+    assert p == {"TM": 16, "TN": 16, "IB_DEPTH": 2048, "OB_DEPTH": 2048, "WB_DEPTH": 1024, "AXI_DATA_WIDTH": 256}
+    assert synth.run_name("eftrain_top", p) == "eftrain_top-tn16-ib2048-ob2048-wb1024-axi256"
     assert synth.top_parameters("eftrain_top", tn=4)["AXI_DATA_WIDTH"] == 128
     assert "AXI_DATA_WIDTH" not in synth.top_parameters("conv_engine", tn=8)
     assert synth.top_parameters("fp32_add") == {}

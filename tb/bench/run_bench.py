@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))   # the cocotb module, imported by the simulator
 
-from eftrain import HwConfig, boards  # noqa: E402
+from eftrain import HwConfig, boards, integration  # noqa: E402
 from eftrain.integration import CORE_CLOCK_MHZ  # noqa: E402
 from eftrain.descriptor import Descriptor, Opcode  # noqa: E402
 from eftrain.perfmodel import Dram, predict  # noqa: E402
@@ -167,10 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ib-depth", type=int, default=2048)
     parser.add_argument("--ob-depth", type=int, default=2048)
     parser.add_argument("--wb-depth", type=int, default=1024)
-    parser.add_argument("--axi-bits", type=int, default=512, help="AXI data width of the core")
+    parser.add_argument("--axi-bits", type=int, default=None,
+                        help="AXI data width of the core (default: the block design's, eftrain.integration)")
     parser.add_argument("--dram-latency", type=int, default=30, help="cycles from address to first data")
     parser.add_argument("--dram-bytes-per-cycle", type=float, default=round(zcu102.dram_bytes_per_cycle(CORE_CLOCK_MHZ), 1),
-                        help="bytes per cycle each way (default: one ZCU102 HP port at 100 MHz)")
+                        help=f"bytes per cycle each way (default: one ZCU102 HP port at {CORE_CLOCK_MHZ:g} MHz)")
     parser.add_argument("--out", type=Path, default=BUILD / "bench", help="output directory")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rtl-fp32", action="store_true",
@@ -179,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="no simulation: compare the measurements of the last run in --out with the "
                              "model again (same options as that run)")
     args = parser.parse_args(argv)
+    if args.axi_bits is None:
+        args.axi_bits = integration.axi_bits(args.tn)
     args.out = args.out.resolve()   # the simulator runs in its own directory
     args.out.mkdir(parents=True, exist_ok=True)
     jobs, cfg, dram = make_jobs(args)
