@@ -329,7 +329,7 @@ def script(top: str, parameters: dict[str, int], out_dir: Path, blackbox: tuple[
             # types), then the longest path left is LUTs, carries and muxes. ltp needs
             # one module.
             "flatten\n"
-            "delete t:FD* t:DSP48E2 t:RAMB* t:RAM* t:SRL* t:IBUF t:OBUF t:BUFG*"
+            "delete t:FD* t:DSP48E2 t:RAMB* t:RAM* t:URAM288 t:SRL* t:IBUF t:OBUF t:BUFG*"
             + "".join(f" t:{m} t:{m}$*" for m in blackbox) + "\n"
             f"tee -q -o {out_dir / 'ltp.txt'} ltp\n"
             # The same cut netlist for levels counted as Vivado counts them (see carry8_levels).
