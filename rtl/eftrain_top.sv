@@ -100,13 +100,15 @@ module eftrain_top #(
   end
 
   // ---- resets: the port, and the datapath reset after a stop or a soft reset ---------
-  // The port reset reaches the datapath at once (no flop of unknown state in between);
-  // the controller's datapath reset one cycle after its pulse.
-  logic dp_reset, dp_run_q, dp_rst_n;
+  // The datapath reset comes from a flop: it fans out to every pipeline of the array, so
+  // no gate sits between a flop and those loads (Vivado replicates the flop as the
+  // fanout needs). The port reset reaches it one cycle later, the controller's datapath
+  // reset one cycle after its pulse; both are held for several cycles (the PS reset block
+  // holds the port reset for at least 16).
+  logic dp_reset, dp_rst_n;
   always_ff @(posedge clk) begin
-    dp_run_q <= !dp_reset;
+    dp_rst_n <= rst_n && !dp_reset;
   end
-  assign dp_rst_n = rst_n && dp_run_q;
 
   // ---- registers ----------------------------------------------------------------------
   logic        start, abort, soft_reset;
