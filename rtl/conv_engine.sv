@@ -155,6 +155,7 @@ module conv_engine #(
   logic [OB_AW-1:0]            ld_ob_addr;
   logic [WB_AW-1:0]            ld_wb_entry;
   logic [$clog2(TM)-1:0]       ld_wb_lane;
+  logic [TM-1:0]               ld_wb_tr;                   // BP LOAD_W (one copy per lane)
   logic [TN-1:0][31:0]         ld_wdata;
 
   logic                        st_ob_re, st_ob_half, st_wb_re;
@@ -171,9 +172,10 @@ module conv_engine #(
 
   logic [1:0][TN-1:0][31:0]    ib_rdata;
   logic [1:0][TM-1:0][31:0]    ob_rdata;
-  logic [TM-1:0][TN-1:0][31:0] cp_wb_rdata;                // WB read data of compute
   logic [1:0][TM-1:0][TN-1:0][31:0] wb_bank_rdata;        // each WB half's read data
-  logic cp_rbank, cp_wbank, ld_wbank, st_rbank, cp_rbank_q, st_rbank_q;   // WB halves addressed
+  logic cp_rbank, cp_wbank, ld_wbank, st_rbank, st_rbank_q;   // WB halves addressed
+  (* keep *)
+  logic [TM-1:0]               cp_rbank_q;                 // one copy per lane (below)
 
   engine_load #(
     .TM (TM), .TN (TN), .IB_AW (IB_AW), .OB_AW (OB_AW), .WB_AW (WB_AW)
@@ -199,6 +201,7 @@ module conv_engine #(
     .wb_we_o       (ld_wb_we),
     .wb_entry_o    (ld_wb_entry),
     .wb_lane_o     (ld_wb_lane),
+    .wb_tr_o       (ld_wb_tr),
     .wdata_o       (ld_wdata),
     .wb_cmd_done_o (load_wb_done),
     .idle_o        (ld_idle)
@@ -231,7 +234,8 @@ module conv_engine #(
     .ob_wdata_o         (cp_ob_wdata),
     .wb_re_o            (cp_wb_re),
     .wb_rentry_o        (cp_wb_rentry),
-    .wb_rdata_i         (cp_wb_rdata),
+    .wb_rdata_i         (wb_bank_rdata),
+    .wb_rhalf_i         (cp_rbank_q),
     .wb_we_o            (cp_wb_we),
     .wb_wentry_o        (cp_wb_wentry),
     .wb_wdata_o         (cp_wb_wdata),
@@ -325,22 +329,36 @@ module conv_engine #(
   assign ld_wbank = 32'(ld_wb_entry) >= WB_HALF;
   assign st_rbank = 32'(st_wb_entry) >= WB_HALF;
 
-  // A RAM holds its read data while not read: so does the choice of the RAM.
+  // A RAM holds its read data while not read: so does the choice of the RAM. Compute
+  // gets both halves' read data and the half it read, and chooses in the LUTs that
+  // consume the words (its operand and accumulate multiplexers), so no separate
+  // TM x TN x 32-bit multiplexer sits on the RAM outputs. That choice drives
+  // TN x 32 x 2 LUTs per lane: one register per lane (keep: Vivado on the signal,
+  // Yosys on the flop).
   always_ff @(posedge clk_i) begin
-    if (cp_wb_re) cp_rbank_q <= cp_rbank;
     if (st_wb_re) st_rbank_q <= st_rbank;
   end
 
-  assign cp_wb_rdata = wb_bank_rdata[cp_rbank_q];
+  for (genvar m = 0; m < TM; m++) begin : g_cp_rbank
+    (* keep *)
+    always_ff @(posedge clk_i) begin
+      if (cp_wb_re) cp_rbank_q[m] <= cp_rbank;
+    end
+  end
 
   // One write-data multiplexer per lane, shared by both halves: compute writes WB only
   // in WU (dW) and the load unit only for FP/BP weights (LOAD_W), and no program mixes
   // the two while either is in flight (a WU layer moves weights by STORE_W alone, and a
   // descriptor's commands finish before the next descriptor's start). Asserted below.
+  // A BP LOAD_W writes its beat transposed: word m of lane row r goes to lane m, word
+  // position r (per-word write enables), so every word position of lane m gets the
+  // beat's word m and the enables pick position r. One LUT per bit.
   logic [TM-1:0][TN-1:0][31:0] wb_wdata;
 
   for (genvar m = 0; m < TM; m++) begin : g_wb_wdata
-    assign wb_wdata[m] = cp_wb_we ? cp_wb_wdata[m] : ld_wdata;
+    for (genvar n = 0; n < TN; n++) begin : g_word
+      assign wb_wdata[m][n] = cp_wb_we ? cp_wb_wdata[m][n] : ld_wb_tr[m] ? ld_wdata[m] : ld_wdata[n];  // TM == TN
+    end
   end
 
   for (genvar b = 0; b < 2; b++) begin : g_wb_bank
@@ -352,11 +370,16 @@ module conv_engine #(
     assign cp_reads  = cp_wb_re && cp_rbank == 1'(b);
     assign st_reads  = st_wb_re && st_rbank == 1'(b);
     for (genvar m = 0; m < TM; m++) begin : g_lane
-      logic ld_writes;
-      assign ld_writes = ld_wb_we && ld_wbank == 1'(b) && ld_wb_lane == $clog2(TM)'(m);
-      sdp_ram #(.WIDTH(TN * 32), .DEPTH(DEPTH)) u_ram (
+      // Word n is written by compute, by an FP load of lane row m, or by a BP load of
+      // lane row n (transposed).
+      logic [TN-1:0] we;
+      for (genvar n = 0; n < TN; n++) begin : g_we
+        assign we[n] = cp_writes || (ld_wb_we && ld_wbank == 1'(b)
+                                     && ld_wb_lane == $clog2(TM)'(ld_wb_tr[m] ? n : m));
+      end
+      sdp_ram #(.WIDTH(TN * 32), .DEPTH(DEPTH), .WE_SLICES(TN)) u_ram (
         .clk_i   (clk_i),
-        .we_i    (cp_writes || ld_writes),
+        .we_i    (we),
         .waddr_i (AW'((cp_writes ? 32'(cp_wb_wentry) : 32'(ld_wb_entry)) - BASE)),
         .wdata_i (wb_wdata[m]),
         .re_i    (cp_reads || st_reads),
