@@ -346,18 +346,38 @@ module conv_engine #(
     end
   end
 
+  // A BP LOAD_W writes its entries transposed: word m of lane row r belongs in lane m,
+  // word position r. Block RAM writes narrower than a word only by byte enables, and
+  // per-word enables would pack WB's words 32 bits to 36 (a 512-bit lane in 16 RAMB18
+  // instead of 15). So the first TM-1 beats of an entry wait in flops, lane m's word at
+  // position r, and the entry's last beat writes every lane whole: the waiting words
+  // and, in position TM-1, the beat's own word m. (A BP LOAD_W moves whole entries.)
+  logic [TM-1:0][TM-2:0][31:0] ld_tr_q;   // [lane m][position r]: word m of beat r
+
+  for (genvar m = 0; m < TM; m++) begin : g_ld_tr
+    for (genvar r = 0; r < TM - 1; r++) begin : g_pos
+      always_ff @(posedge clk_i) begin
+        if (ld_wb_we && ld_wb_lane == $clog2(TM)'(r)) ld_tr_q[m][r] <= ld_wdata[m];
+      end
+    end
+  end
+
   // One write-data multiplexer per lane, shared by both halves: compute writes WB only
   // in WU (dW) and the load unit only for FP/BP weights (LOAD_W), and no program mixes
   // the two while either is in flight (a WU layer moves weights by STORE_W alone, and a
   // descriptor's commands finish before the next descriptor's start). Asserted below.
-  // A BP LOAD_W writes its beat transposed: word m of lane row r goes to lane m, word
-  // position r (per-word write enables), so every word position of lane m gets the
-  // beat's word m and the enables pick position r. One LUT per bit.
+  // One LUT per bit: compute's word, the beat's word n (FP), or the transposed one (BP).
   logic [TM-1:0][TN-1:0][31:0] wb_wdata;
 
   for (genvar m = 0; m < TM; m++) begin : g_wb_wdata
     for (genvar n = 0; n < TN; n++) begin : g_word
-      assign wb_wdata[m][n] = cp_wb_we ? cp_wb_wdata[m][n] : ld_wb_tr[m] ? ld_wdata[m] : ld_wdata[n];  // TM == TN
+      logic [31:0] tr_word;   // BP: word n of lane m (TM == TN)
+      if (n == TM - 1) begin : g_last
+        assign tr_word = ld_wdata[m];
+      end else begin : g_waiting
+        assign tr_word = ld_tr_q[m][n];
+      end
+      assign wb_wdata[m][n] = cp_wb_we ? cp_wb_wdata[m][n] : ld_wb_tr[m] ? tr_word : ld_wdata[n];
     end
   end
 
@@ -370,16 +390,14 @@ module conv_engine #(
     assign cp_reads  = cp_wb_re && cp_rbank == 1'(b);
     assign st_reads  = st_wb_re && st_rbank == 1'(b);
     for (genvar m = 0; m < TM; m++) begin : g_lane
-      // Word n is written by compute, by an FP load of lane row m, or by a BP load of
-      // lane row n (transposed).
-      logic [TN-1:0] we;
-      for (genvar n = 0; n < TN; n++) begin : g_we
-        assign we[n] = cp_writes || (ld_wb_we && ld_wbank == 1'(b)
-                                     && ld_wb_lane == $clog2(TM)'(ld_wb_tr[m] ? n : m));
-      end
-      sdp_ram #(.WIDTH(TN * 32), .DEPTH(DEPTH), .WE_SLICES(TN)) u_ram (
+      // The load writes lane m with lane row m (FP) or, transposed, with the entry's
+      // last beat (BP).
+      logic ld_writes;
+      assign ld_writes = ld_wb_we && ld_wbank == 1'(b)
+                         && ld_wb_lane == $clog2(TM)'(ld_wb_tr[m] ? TM - 1 : m);
+      sdp_ram #(.WIDTH(TN * 32), .DEPTH(DEPTH)) u_ram (
         .clk_i   (clk_i),
-        .we_i    (we),
+        .we_i    (cp_writes || ld_writes),
         .waddr_i (AW'((cp_writes ? 32'(cp_wb_wentry) : 32'(ld_wb_entry)) - BASE)),
         .wdata_i (wb_wdata[m]),
         .re_i    (cp_reads || st_reads),

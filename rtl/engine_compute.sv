@@ -273,11 +273,13 @@ module engine_compute #(
   localparam int unsigned OUTER_READ = OUTER_ACC_DELAY - 1;
   localparam int unsigned OUTER_ADD  = OUTER_ACC_DELAY;
 
-  // The OB half the dot-mode add reads. A first term accumulates onto +0 instead:
-  // pe_array selects that in the same LUT as its operand multiplexer (dot_first_i,
-  // outer_first_i), so no separate zeroing stage sits on the RAM outputs.
+  // The OB half the dot-mode add reads, or +0 for a first term, in one LUT per bit
+  // (first, half, the two halves' words), so no separate zeroing stage sits on the RAM
+  // outputs. An outer-mode first term is zeroed in pe_array's adder-input multiplexer
+  // (outer_first_i), which also chooses the WB half: the dot-mode accumulate operand
+  // arrives there ready, so that multiplexer stays one LUT6 per bit.
   logic [TM-1:0][31:0] dot_acc;
-  assign dot_acc = ob_rdata_i[meta_q[DOT_ADD].ob_half];
+  assign dot_acc = meta_q[DOT_ADD].first ? '0 : ob_rdata_i[meta_q[DOT_ADD].ob_half];
 
   // OB: dy at issue (WU) or the partial sum (dot). WB: weights at issue (dot) or dW (WU).
   always_comb begin
@@ -314,7 +316,6 @@ module engine_compute #(
     .b_i           (op_b),
     .dot_acc_i     (dot_acc),
     .dot_zero_i    (meta_q[DOT_ADD].zero),
-    .dot_first_i   (meta_q[DOT_ADD].first),
     .outer_first_i (meta_q[OUTER_ADD].first),
     .outer_acc_i   (wb_rdata_i),
     .outer_half_i  (wb_rhalf_i),

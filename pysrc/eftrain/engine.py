@@ -20,7 +20,8 @@ Command semantics (one beat = TN fp32 words on the load or store port):
   COMPUTEs that read the block: with ``BP`` the entry is written transposed, word n of
   beat m to lane row n, word m (so lane row n holds ``w[0 .. TM-1][n]``, and BP reads it
   as FP reads its block); with any other mode as the beats come. The bytes in DRAM,
-  and the beats, are the same for FP and BP.
+  and the beats, are the same for FP and BP. A BP LOAD_W moves whole entries (``count``
+  a multiple of TM): the engine writes an entry at its last beat.
 * ``STORE_OUT``: ``count`` pixels of OB half ``half`` from address 0; frees the half.
 * ``STORE_W``: ``count`` beats from WB from entry ``wb_addr``, same beat order as LOAD_W
   (lane rows as held: never transposed).

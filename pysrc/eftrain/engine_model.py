@@ -30,7 +30,8 @@ overflow in the RTL:
 * reading an IB row outside ``ib_row0 .. ib_row0 + ib_rows - 1`` that is inside the
   image (rows outside the image are padding, +0);
 * malformed commands (unknown op or mode, k outside 1..kmax, stride not 1 or 2,
-  pad >= k, an odd ``out_row0`` for stride-2 BP, zero-beat loads and stores).
+  pad >= k, an odd ``out_row0`` for stride-2 BP, zero-beat loads and stores, a BP
+  LOAD_W of a partial entry).
 """
 
 from __future__ import annotations
@@ -178,6 +179,9 @@ class EngineModel:
         else:  # LOAD_W
             first, entries = self._wb_span(cmd, where)
             tm = self.cfg.tm
+            assert cmd.mode != Mode.BP or cmd.count % tm == 0, (
+                f"{where}: a BP LOAD_W of {cmd.count} beats, not whole entries of {tm}"
+            )
             for b0 in range(0, cmd.count, tm):
                 rows = beats[b0 : b0 + tm]
                 if cmd.mode == Mode.BP:  # transposed: word n of lane row m to row n, word m
