@@ -38,9 +38,8 @@ module engine_load #(
   output logic [WB_AW-1:0]            wb_entry_o,
   output logic [$clog2(TM)-1:0]       wb_lane_o,
   /// The LOAD_W is BP's: the beat's word m goes to lane m, word position `wb_lane_o`
-  /// (conv_engine writes the entry at its last beat).
-  /// A register, one copy per WB lane (each drives that lane's TN x 32 write-data
-  /// multiplexers).
+  /// (conv_engine writes the entry at its last beat). A register, one copy per WB lane
+  /// (each drives that lane's TN x 32 write-data multiplexers).
   output logic [TM-1:0]               wb_tr_o,
   /// Data for every write port (one beat).
   output logic [TN-1:0][31:0]         wdata_o,
