@@ -159,6 +159,7 @@ module conv_engine #(
   logic [OB_AW-1:0]            ld_ob_addr;
   logic [WB_AW-1:0]            ld_wb_entry;
   logic [$clog2(TM)-1:0]       ld_wb_lane;
+  logic [TM-1:0]               ld_wb_tr;                   // BP LOAD_W (one copy per lane)
   logic [TN-1:0][31:0]         ld_wdata;
 
   logic                        st_ob_re, st_ob_half, st_wb_re;
@@ -175,9 +176,10 @@ module conv_engine #(
 
   logic [1:0][TN-1:0][31:0]    ib_rdata;
   logic [1:0][TM-1:0][31:0]    ob_rdata;
-  logic [TM-1:0][TN-1:0][31:0] cp_wb_rdata;                // WB read data of compute
   logic [1:0][TM-1:0][TN-1:0][31:0] wb_bank_rdata;        // each WB half's read data
-  logic cp_rbank, cp_wbank, ld_wbank, st_rbank, cp_rbank_q, st_rbank_q;   // WB halves addressed
+  logic cp_rbank, cp_wbank, ld_wbank, st_rbank, st_rbank_q;   // WB halves addressed
+  (* keep *)
+  logic [TM-1:0]               cp_rbank_q;                 // one copy per lane (below)
 
   engine_load #(
     .TM (TM), .TN (TN), .IB_AW (IB_AW), .OB_AW (OB_AW), .WB_AW (WB_AW)
@@ -203,6 +205,7 @@ module conv_engine #(
     .wb_we_o       (ld_wb_we),
     .wb_entry_o    (ld_wb_entry),
     .wb_lane_o     (ld_wb_lane),
+    .wb_tr_o       (ld_wb_tr),
     .wdata_o       (ld_wdata),
     .wb_cmd_done_o (load_wb_done),
     .idle_o        (ld_idle)
@@ -235,7 +238,8 @@ module conv_engine #(
     .ob_wdata_o         (cp_ob_wdata),
     .wb_re_o            (cp_wb_re),
     .wb_rentry_o        (cp_wb_rentry),
-    .wb_rdata_i         (cp_wb_rdata),
+    .wb_rdata_i         (wb_bank_rdata),
+    .wb_rhalf_i         (cp_rbank_q),
     .wb_we_o            (cp_wb_we),
     .wb_wentry_o        (cp_wb_wentry),
     .wb_wdata_o         (cp_wb_wdata),
@@ -329,22 +333,56 @@ module conv_engine #(
   assign ld_wbank = 32'(ld_wb_entry) >= WB_HALF;
   assign st_rbank = 32'(st_wb_entry) >= WB_HALF;
 
-  // A RAM holds its read data while not read: so does the choice of the RAM.
+  // A RAM holds its read data while not read: so does the choice of the RAM. Compute
+  // gets both halves' read data and the half it read, and chooses in the LUTs that
+  // consume the words (its operand and accumulate multiplexers), so no separate
+  // TM x TN x 32-bit multiplexer sits on the RAM outputs. That choice drives
+  // TN x 32 x 2 LUTs per lane: one register per lane (keep: Vivado on the signal,
+  // Yosys on the flop).
   always_ff @(posedge clk_i) begin
-    if (cp_wb_re) cp_rbank_q <= cp_rbank;
     if (st_wb_re) st_rbank_q <= st_rbank;
   end
 
-  assign cp_wb_rdata = wb_bank_rdata[cp_rbank_q];
+  for (genvar m = 0; m < TM; m++) begin : g_cp_rbank
+    (* keep *)
+    always_ff @(posedge clk_i) begin
+      if (cp_wb_re) cp_rbank_q[m] <= cp_rbank;
+    end
+  end
+
+  // A BP LOAD_W writes its entries transposed: word m of lane row r belongs in lane m,
+  // word position r. Block RAM writes narrower than a word only by byte enables, and
+  // per-word enables would pack WB's words 32 bits to 36 (a 512-bit lane in 16 RAMB18
+  // instead of 15). So the first TM-1 beats of an entry wait in flops, lane m's word at
+  // position r, and the entry's last beat writes every lane whole: the waiting words
+  // and, in position TM-1, the beat's own word m. (A BP LOAD_W moves whole entries.)
+  logic [TM-1:0][TM-2:0][31:0] ld_tr_q;   // [lane m][position r]: word m of beat r
+
+  for (genvar m = 0; m < TM; m++) begin : g_ld_tr
+    for (genvar r = 0; r < TM - 1; r++) begin : g_pos
+      always_ff @(posedge clk_i) begin
+        if (ld_wb_we && ld_wb_lane == $clog2(TM)'(r)) ld_tr_q[m][r] <= ld_wdata[m];
+      end
+    end
+  end
 
   // One write-data multiplexer per lane, shared by both halves: compute writes WB only
   // in WU (dW) and the load unit only for FP/BP weights (LOAD_W), and no program mixes
   // the two while either is in flight (a WU layer moves weights by STORE_W alone, and a
   // descriptor's commands finish before the next descriptor's start). Asserted below.
+  // One LUT per bit: compute's word, the beat's word n (FP), or the transposed one (BP).
   logic [TM-1:0][TN-1:0][31:0] wb_wdata;
 
   for (genvar m = 0; m < TM; m++) begin : g_wb_wdata
-    assign wb_wdata[m] = cp_wb_we ? cp_wb_wdata[m] : ld_wdata;
+    for (genvar n = 0; n < TN; n++) begin : g_word
+      logic [31:0] tr_word;   // BP: word n of lane m (TM == TN)
+      if (n == TM - 1) begin : g_last
+        assign tr_word = ld_wdata[m];
+      end else begin : g_waiting
+        assign tr_word = ld_tr_q[m][n];
+      end
+      assign wb_wdata[m][n] = cp_wb_we ? cp_wb_wdata[m][n] : ld_wb_tr[m] ? tr_word : ld_wdata[n];
+    end
   end
 
   for (genvar b = 0; b < 2; b++) begin : g_wb_bank
@@ -356,8 +394,11 @@ module conv_engine #(
     assign cp_reads  = cp_wb_re && cp_rbank == 1'(b);
     assign st_reads  = st_wb_re && st_rbank == 1'(b);
     for (genvar m = 0; m < TM; m++) begin : g_lane
+      // The load writes lane m with lane row m (FP) or, transposed, with the entry's
+      // last beat (BP).
       logic ld_writes;
-      assign ld_writes = ld_wb_we && ld_wbank == 1'(b) && ld_wb_lane == $clog2(TM)'(m);
+      assign ld_writes = ld_wb_we && ld_wbank == 1'(b)
+                         && ld_wb_lane == $clog2(TM)'(ld_wb_tr[m] ? TM - 1 : m);
       sdp_ram #(.WIDTH(TN * 32), .DEPTH(DEPTH)) u_ram (
         .clk_i   (clk_i),
         .we_i    (cp_writes || ld_writes),

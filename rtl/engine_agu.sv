@@ -54,11 +54,10 @@ module engine_agu #(
   output logic                        first_o,
   /// No kernel position reaches these pixels: write +0.
   output logic                        zero_o,
-  /// Fields of the entry's command: the IB and OB halves, BP (transposed weights), WU,
-  /// the flags that release its buffers when it ends.
+  /// Fields of the entry's command: the IB and OB halves, WU, the flags that release
+  /// its buffers when it ends.
   output logic                        ib_half_o,
   output logic                        ob_half_o,
-  output logic                        bp_o,
   output logic                        wu_o,
   output logic                        ob_done_o,
   output logic                        ib_release_o
@@ -210,7 +209,7 @@ module engine_agu #(
   // ---- stage 1 (the step): the position's coordinates ------------------------------
   typedef struct packed {
     logic last, first, zero;
-    logic ib_half, ob_half, bp, wu, ob_done, ib_release;
+    logic ib_half, ob_half, wu, ob_done, ib_release;
   } tag_t;
 
   logic               emit;
@@ -227,7 +226,6 @@ module engine_agu #(
     tag1.zero       = phase_q.zero;
     tag1.ib_half    = cmd_q.ib_half;
     tag1.ob_half    = cmd_q.ob_half;
-    tag1.bp         = bp_q;
     tag1.wu         = wu_q;
     tag1.ob_done    = cmd_q.ob_done;
     tag1.ib_release = cmd_q.ib_release;
@@ -247,6 +245,7 @@ module engine_agu #(
   // ---- stage 2: input pixel, WB offset; the OB row times its width -----------------
   logic               valid2_q;
   tag_t               tag2_q;
+  logic               stage2_bp_q;       // the entry's command is BP
   /* verilator lint_off UNUSEDSIGNAL */
   engine_cmd_t        cmd2_q, cmd3_q, cmd4_q;   // the entry's command, for its geometry
   /* verilator lint_on UNUSEDSIGNAL */
@@ -257,6 +256,7 @@ module engine_agu #(
   always_ff @(posedge clk_i) begin
     cmd2_q     <= cmd_q;
     tag2_q     <= tag1;
+    stage2_bp_q <= bp_q;
     ki2_q      <= ki;
     kj2_q      <= kj;
     out_row2_q <= out_row;
@@ -267,7 +267,7 @@ module engine_agu #(
   always_comb begin
     stride_s = 16'(cmd2_q.stride);
     pad_s    = 16'(cmd2_q.pad);
-    if (tag2_q.bp) begin
+    if (stage2_bp_q) begin
       // dx(y, x) reads dy((y + pad - i) / s, (x + pad - j) / s); the phase makes it exact.
       in_row = (out_row2_q + pad_s - ki2_q) >>> (cmd2_q.stride == 2'd2 ? 1 : 0);
       in_col = (out_col2_q + pad_s - kj2_q) >>> (cmd2_q.stride == 2'd2 ? 1 : 0);
@@ -390,7 +390,6 @@ module engine_agu #(
     zero_o       = fifo_out.tag.zero;
     ib_half_o    = fifo_out.tag.ib_half;
     ob_half_o    = fifo_out.tag.ob_half;
-    bp_o         = fifo_out.tag.bp;
     wu_o         = fifo_out.tag.wu;
     ob_done_o    = fifo_out.tag.ob_done;
     ib_release_o = fifo_out.tag.ib_release;

@@ -13,7 +13,7 @@ package engine_cmd_pkg;
     OP_LOAD_IN = 3'd0,
     /// `count` pixels into OB half `half` (WU: the dy tile).
     OP_LOAD_OUT = 3'd1,
-    /// `count` beats into WB from entry `wb_addr` (TM beats per entry).
+    /// `count` beats into WB from entry `wb_addr` (TM beats per entry; mode BP: transposed).
     OP_LOAD_W = 3'd2,
     /// One pass of `mode` over a row tile.
     OP_COMPUTE = 3'd3,
@@ -27,7 +27,7 @@ package engine_cmd_pkg;
   typedef enum logic [1:0] {
     /// Forward: dot mode, IB = x, OB = y partial sums.
     MODE_FP = 2'd0,
-    /// Backward to the input: dot mode, IB = dy, OB = dx partial sums, WB transposed.
+    /// Backward to the input: dot mode, IB = dy, OB = dx partial sums, WB transposed by LOAD_W.
     MODE_BP = 2'd1,
     /// Weight update: outer mode, IB = x, OB = dy, WB = dW accumulators.
     MODE_WU = 2'd2
@@ -79,7 +79,9 @@ package engine_cmd_pkg;
     logic [1:0] stride;
     /// Bits 40:38. COMPUTE: kernel size (1..KMAX).
     logic [2:0] k;
-    /// Bits 37:36. COMPUTE: FP, BP (dot mode) or WU (outer mode).
+    /// Bits 37:36. COMPUTE: FP, BP (dot mode) or WU (outer mode). LOAD_W: the mode of the
+    /// COMPUTEs that read the block; BP writes it transposed (word n of lane row m to lane
+    /// row n, word m).
     mode_e mode;
     /// Bits 35:20. LOAD_W, STORE_W: first WB entry.
     logic [15:0] wb_addr;

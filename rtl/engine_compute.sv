@@ -4,7 +4,8 @@
 ///
 /// Pipeline (T = issue cycle; buffers have one cycle of read latency):
 ///   T       read IB pixel; dot: read WB entry; WU: read OB (dy) pixel
-///   T+1     operands to the multipliers (padding positions as +0; BP transposes WB)
+///   T+1     operands to the multipliers (padding positions as +0; BP's WB block was
+///           written transposed by its LOAD_W, so FP and BP read WB alike)
 ///   dot:    read OB partial sum at T+DOT_ACC_DELAY, add at T+1+DOT_ACC_DELAY,
 ///           write OB at T+1+DOT_LATENCY
 ///   WU:     read WB dW words at T+2, add at T+3, write WB at T+1+OUTER_LATENCY
@@ -45,10 +46,13 @@ module engine_compute #(
   output logic                        ob_whalf_o,
   output logic [OB_AW-1:0]            ob_waddr_o,
   output logic [TM-1:0][31:0]         ob_wdata_o,
-  /// WB read and write ports (whole entries).
+  /// WB read and write ports (whole entries). The read data of both WB halves and,
+  /// per lane, the half the last read addressed (a register): the operand and
+  /// accumulate multiplexers choose the half themselves.
   output logic                        wb_re_o,
   output logic [WB_AW-1:0]            wb_rentry_o,
-  input  logic [TM-1:0][TN-1:0][31:0] wb_rdata_i,
+  input  logic [1:0][TM-1:0][TN-1:0][31:0] wb_rdata_i,
+  input  logic [TM-1:0]               wb_rhalf_i,
   output logic                        wb_we_o,
   output logic [WB_AW-1:0]            wb_wentry_o,
   output logic [TM-1:0][TN-1:0][31:0] wb_wdata_o,
@@ -89,7 +93,6 @@ module engine_compute #(
     logic             valid;     // an issue (not a bubble)
     logic             marker;    // end of a command
     logic             ob_done;   // marker: mark the OB half full (dot mode)
-    logic             bp;        // transpose the weight entry
     logic             pad;       // multiply +0
     logic             first;     // accumulate onto +0
     logic             zero;      // write +0 (BP phase without kernel positions)
@@ -158,7 +161,7 @@ module engine_compute #(
   // The head of the address generator's queue: an issue, or a command's closing entry
   // (`iss_last`), which leaves at once and becomes the metadata marker.
   logic             iss_valid, iss_ready, iss_last, iss_pad, iss_first, iss_zero;
-  logic             iss_ib_half, iss_ob_half, iss_bp, iss_wu, iss_ob_done, iss_ib_release;
+  logic             iss_ib_half, iss_ob_half, iss_wu, iss_ob_done, iss_ib_release;
   logic [IB_AW-1:0] iss_ib_addr;
   logic [OB_AW-1:0] iss_ob_addr;
   logic [WB_AW-1:0] iss_wb_entry;
@@ -189,7 +192,6 @@ module engine_compute #(
     .zero_o        (iss_zero),
     .ib_half_o     (iss_ib_half),
     .ob_half_o     (iss_ob_half),
-    .bp_o          (iss_bp),
     .wu_o          (iss_wu),
     .ob_done_o     (iss_ob_done),
     .ib_release_o  (iss_ib_release)
@@ -215,7 +217,6 @@ module engine_compute #(
     meta_in.valid    = issue;
     meta_in.marker   = cmd_end;
     meta_in.ob_done  = cmd_end && iss_ob_done && !iss_wu;
-    meta_in.bp       = iss_bp;
     meta_in.pad      = iss_pad;
     meta_in.first    = iss_first;
     meta_in.zero     = iss_zero;
@@ -254,13 +255,14 @@ module engine_compute #(
     if (issue) ib_half_q <= iss_ib_half;
   end
 
+  // op_b: dy[m] (WU) or the WB word, whose half is chosen in the same LUT (outer, dy,
+  // the lane's half, and the two halves' words: five inputs).
   always_comb begin
     for (int n = 0; n < TN; n++) op_a[n] = meta_q[0].pad ? 32'd0 : ib_rdata_i[ib_half_q][n];
     for (int m = 0; m < TM; m++) begin
       for (int n = 0; n < TN; n++) begin
-        if (outer_q)            op_b[m][n] = ob_rdata_i[meta_q[0].ob_half][m];  // dy[m]
-        else if (meta_q[0].bp)  op_b[m][n] = wb_rdata_i[n][m];  // BP: the FP block transposed
-        else                    op_b[m][n] = wb_rdata_i[m][n];
+        if (outer_q) op_b[m][n] = ob_rdata_i[meta_q[0].ob_half][m];  // dy[m]
+        else         op_b[m][n] = wb_rdata_i[wb_rhalf_i[m]][m][n];
       end
     end
   end
@@ -271,11 +273,13 @@ module engine_compute #(
   localparam int unsigned OUTER_READ = OUTER_ACC_DELAY - 1;
   localparam int unsigned OUTER_ADD  = OUTER_ACC_DELAY;
 
-  // The OB half the dot-mode add reads. A first term accumulates onto +0 instead:
-  // pe_array selects that in the same LUT as its operand multiplexer (dot_first_i,
-  // outer_first_i), so no separate zeroing stage sits on the RAM outputs.
+  // The OB half the dot-mode add reads, or +0 for a first term, in one LUT per bit
+  // (first, half, the two halves' words), so no separate zeroing stage sits on the RAM
+  // outputs. An outer-mode first term is zeroed in pe_array's adder-input multiplexer
+  // (outer_first_i), which also chooses the WB half: the dot-mode accumulate operand
+  // arrives there ready, so that multiplexer stays one LUT6 per bit.
   logic [TM-1:0][31:0] dot_acc;
-  assign dot_acc = ob_rdata_i[meta_q[DOT_ADD].ob_half];
+  assign dot_acc = meta_q[DOT_ADD].first ? '0 : ob_rdata_i[meta_q[DOT_ADD].ob_half];
 
   // OB: dy at issue (WU) or the partial sum (dot). WB: weights at issue (dot) or dW (WU).
   always_comb begin
@@ -312,9 +316,9 @@ module engine_compute #(
     .b_i           (op_b),
     .dot_acc_i     (dot_acc),
     .dot_zero_i    (meta_q[DOT_ADD].zero),
-    .dot_first_i   (meta_q[DOT_ADD].first),
     .outer_first_i (meta_q[OUTER_ADD].first),
     .outer_acc_i   (wb_rdata_i),
+    .outer_half_i  (wb_rhalf_i),
     .valid_o       (pe_valid),
     .y_o           (pe_y)
   );

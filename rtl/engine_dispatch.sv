@@ -216,6 +216,8 @@ module engine_dispatch #(
           else $error("engine_dispatch: OB transfer of %0d pixels > OB_DEPTH %0d", cmd_i.count, OB_DEPTH);
         assert (!(cmd_i.op inside {OP_LOAD_W, OP_STORE_W} && 32'(cmd_i.wb_addr) + wb_entries > WB_DEPTH))
           else $error("engine_dispatch: WB transfer past WB_DEPTH %0d", WB_DEPTH);
+        assert (!(cmd_i.op == OP_LOAD_W && cmd_i.mode == MODE_BP && 32'(cmd_i.count) % TM != 0))
+          else $error("engine_dispatch: BP LOAD_W of %0d beats, not whole entries of %0d", cmd_i.count, TM);
       end
       if (in_to_compute) begin
         assert (cmd_i.k >= 3'd1 && 32'(cmd_i.k) <= KMAX)

@@ -3,7 +3,8 @@
 /// cycle from the load port and writing it to consecutive buffer addresses.
 ///
 /// A LOAD_IN / LOAD_OUT waits until its buffer half is free (not full), fills it and
-/// marks it full. LOAD_W writes WB entries `wb_addr + b / TM`, lane `b % TM`.
+/// marks it full. LOAD_W writes WB entries `wb_addr + b / TM`, lane `b % TM`; a BP
+/// LOAD_W (mode BP) writes the beat transposed, which the WB write port does (`wb_tr_o`).
 module engine_load #(
   parameter int unsigned TM    = 8,
   parameter int unsigned TN    = 8,
@@ -36,6 +37,10 @@ module engine_load #(
   output logic                        wb_we_o,
   output logic [WB_AW-1:0]            wb_entry_o,
   output logic [$clog2(TM)-1:0]       wb_lane_o,
+  /// The LOAD_W is BP's: the beat's word m goes to lane m, word position `wb_lane_o`
+  /// (conv_engine writes the entry at its last beat). A register, one copy per WB lane
+  /// (each drives that lane's TN x 32 write-data multiplexers).
+  output logic [TM-1:0]               wb_tr_o,
   /// Data for every write port (one beat).
   output logic [TN-1:0][31:0]         wdata_o,
   /// A LOAD_W command completed.
@@ -59,6 +64,8 @@ module engine_load #(
   // port's valid, not a 16-bit compare.
   logic        last_beat_q;
   logic        target_free, take;
+  (* keep *)
+  logic [TM-1:0] wb_tr_q;
 
   always_comb begin
     unique case (cmd_i.op)
@@ -96,6 +103,15 @@ module engine_load #(
     if (!active_q && cmd_valid_i && cmd_ready_o) cmd_q <= cmd_i;
   end
 
+  // Replicated (keep: Vivado on the signal, Yosys on the flop), so that each copy
+  // drives one lane's write-data multiplexers.
+  for (genvar m = 0; m < TM; m++) begin : g_wb_tr
+    (* keep *)
+    always_ff @(posedge clk_i) begin
+      if (!active_q && cmd_valid_i && cmd_ready_o) wb_tr_q[m] <= cmd_i.op == OP_LOAD_W && cmd_i.mode == MODE_BP;
+    end
+  end
+
   always_comb begin
     ib_we_o       = take && cmd_q.op == OP_LOAD_IN;
     ob_we_o       = take && cmd_q.op == OP_LOAD_OUT;
@@ -106,6 +122,7 @@ module engine_load #(
     ob_addr_o     = OB_AW'(beat_q);
     wb_entry_o    = WB_AW'(cmd_q.wb_addr + (beat_q >> LANE_W));
     wb_lane_o     = LANE_W'(beat_q);
+    wb_tr_o       = wb_tr_q;
     wdata_o       = ld_data_i;
     ib_set_full_o = '0;
     ob_set_full_o = '0;

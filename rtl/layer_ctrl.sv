@@ -493,6 +493,7 @@ module layer_ctrl #(
       WeightLoad, StoreW, SideW: begin
         need_cmd_d  = 1'b1;
         cmd.op      = is_wu ? OP_STORE_W : OP_LOAD_W;
+        cmd.mode    = is_bp ? MODE_BP : MODE_FP;   // BP's LOAD_W writes the block transposed
         cmd.wb_addr = wb_region(dbl_q, outer_q[0] ^ side) + (side ? side_kk_q : inner_kk_q);
         cmd.count   = 16'(kk_q) << LOG_TN;
         rd_addr     = side ? w_side_rd_q : w_cur_rd_q;

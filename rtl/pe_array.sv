@@ -5,11 +5,13 @@
 ///   the TN products through a balanced pairwise tree of TN-1 adders (level 1 adds
 ///   products (0,1), (2,3), ...; each level adds adjacent pairs of the previous one),
 ///   and its last adder adds the tree result to `dot_acc_i[m]` (the stored partial sum,
-///   or +0), which the caller supplies `eftrain_pkg::pe_dot_acc_delay(TN)` cycles after
-///   `mul_valid_i`. `dot_zero_i` (same timing) replaces the tree result by +0.
+///   or +0 on a first term), which the caller supplies
+///   `eftrain_pkg::pe_dot_acc_delay(TN)` cycles after `mul_valid_i`. `dot_zero_i` (same
+///   timing) replaces the tree result by +0.
 /// * outer mode (WU), `outer_i` high: PE (m, n) multiplies `a_i[n] * b_i[m][n]` and its
-///   own adder adds the product to `outer_acc_i[m][n]` (its dW word, or +0), supplied
-///   `eftrain_pkg::PE_OUTER_ACC_DELAY` cycles after `mul_valid_i`.
+///   own adder adds the product to `outer_acc_i[outer_half_i[m]][m][n]` (its dW word, from
+///   the WB half lane m read, or +0), supplied `eftrain_pkg::PE_OUTER_ACC_DELAY` cycles
+///   after `mul_valid_i`.
 ///
 /// Results appear on `y_o` with `valid_o` one adder latency after the accumulate
 /// operands: `y_o[m][TN-1]` is lane m's dot result, `y_o[m][n]` PE (m, n)'s outer
@@ -30,16 +32,18 @@ module pe_array #(
   input  logic [TN-1:0][31:0]         a_i,
   /// Per-PE operand.
   input  logic [TM-1:0][TN-1:0][31:0] b_i,
-  /// dot mode: lane m's partial sum, pe_dot_acc_delay(TN) cycles after mul_valid_i.
+  /// dot mode: lane m's partial sum (or +0 on a first term), pe_dot_acc_delay(TN)
+  /// cycles after mul_valid_i.
   input  logic [TM-1:0][31:0]         dot_acc_i,
   /// dot mode: add +0 instead of the tree result (same timing as dot_acc_i).
   input  logic              dot_zero_i,
-  /// dot mode: accumulate onto +0 instead of dot_acc_i (same timing).
-  input  logic              dot_first_i,
   /// outer mode: accumulate onto +0 instead of outer_acc_i (same timing as outer_acc_i).
   input  logic              outer_first_i,
-  /// outer mode: PE (m, n)'s dW word, PE_OUTER_ACC_DELAY cycles after mul_valid_i.
-  input  logic [TM-1:0][TN-1:0][31:0] outer_acc_i,
+  /// outer mode: PE (m, n)'s dW word in either WB half, PE_OUTER_ACC_DELAY cycles after
+  /// mul_valid_i, and per lane the half that holds it (the adder-input multiplexer
+  /// chooses: outer, first, half, the two words and the dot-mode operand, one LUT6).
+  input  logic [1:0][TM-1:0][TN-1:0][31:0] outer_acc_i,
+  input  logic [TM-1:0]               outer_half_i,
   /// Results valid this cycle.
   output logic              valid_o,
   /// Adder outputs: dot result of lane m at [m][TN-1]; outer result of PE (m, n) at [m][n].
@@ -59,12 +63,10 @@ module pe_array #(
   logic [TM-1:0][TN-1:0][31:0] add_a, add_b;
   logic [TM-1:0][TN-1:0]       add_in_valid, add_out_valid;
   logic [TM-1:0][TN-1:0][31:0] sum;   // adder outputs, by adder index
-  logic [TM-1:0][TN-1:0][31:0] oacc;  // outer_acc_i, or +0 on a first term
-  logic [TM-1:0][31:0]         dacc;  // dot_acc_i, or +0 on a first term
+  logic [TM-1:0][TN-1:0][31:0] oacc;  // the dW word of the half read, or +0 on a first term
   always_comb begin
     for (int m = 0; m < TM; m++) begin
-      dacc[m] = dot_first_i ? 32'd0 : dot_acc_i[m];
-      for (int n = 0; n < TN; n++) oacc[m][n] = outer_first_i ? 32'd0 : outer_acc_i[m][n];
+      for (int n = 0; n < TN; n++) oacc[m][n] = outer_first_i ? 32'd0 : outer_acc_i[outer_half_i[m]][m][n];
     end
   end
 
@@ -124,7 +126,7 @@ module pe_array #(
         add_in_valid[m][TN-1] = prod_valid[m][TN-1];
       end else begin
         add_a[m][TN-1]        = dot_zero_i ? 32'd0 : sum[m][TN-2];
-        add_b[m][TN-1]        = dacc[m];
+        add_b[m][TN-1]        = dot_acc_i[m];
         add_in_valid[m][TN-1] = add_out_valid[m][TN-2];
       end
     end

@@ -16,9 +16,15 @@ Command semantics (one beat = TN fp32 words on the load or store port):
 * ``LOAD_OUT``: ``count`` beats (pixels) into OB half ``half`` (WU: the dy tile).
 * ``LOAD_W``: ``count`` beats into WB from entry ``wb_addr``: beat b goes to entry
   ``wb_addr + b // TM``, lane row ``m = b % TM``. A WB entry is one kernel position of
-  one TM x TN block; its beat m holds ``w[m][0 .. TN-1]``.
+  one TM x TN block; its beat m holds ``w[m][0 .. TN-1]``. ``mode`` is that of the
+  COMPUTEs that read the block: with ``BP`` the entry is written transposed, word n of
+  beat m to lane row n, word m (so lane row n holds ``w[0 .. TM-1][n]``, and BP reads it
+  as FP reads its block); with any other mode as the beats come. The bytes in DRAM,
+  and the beats, are the same for FP and BP. A BP LOAD_W moves whole entries (``count``
+  a multiple of TM): the engine writes an entry at its last beat.
 * ``STORE_OUT``: ``count`` pixels of OB half ``half`` from address 0; frees the half.
-* ``STORE_W``: ``count`` beats from WB from entry ``wb_addr``, same beat order as LOAD_W.
+* ``STORE_W``: ``count`` beats from WB from entry ``wb_addr``, same beat order as LOAD_W
+  (lane rows as held: never transposed).
 * ``COMPUTE``: one pass of mode ``mode`` (FP, BP, WU) over a row tile:
 
   - ``k``, ``stride`` (1 or 2), ``pad``: the layer's kernel geometry.
@@ -127,7 +133,11 @@ FIELD_DOCS: dict[str, str] = {
         "LOAD_W, STORE_W: beats moved; beat b is WB entry wb_addr + b / TM, lane row b % TM."
     ),
     "wb_addr": "LOAD_W, STORE_W: first WB entry.",
-    "mode": "COMPUTE: FP, BP (dot mode) or WU (outer mode).",
+    "mode": (
+        "COMPUTE: FP, BP (dot mode) or WU (outer mode). LOAD_W: the mode of the COMPUTEs "
+        "that read the block; BP writes it transposed (word n of lane row m to lane row n, "
+        "word m)."
+    ),
     "k": "COMPUTE: kernel size (1..KMAX).",
     "stride": "COMPUTE: stride, 1 or 2.",
     "pad": "COMPUTE: zero padding on every side, 0..k-1.",
@@ -268,7 +278,7 @@ def sv_package() -> str:
     op_docs = {
         Op.LOAD_IN: "`count` pixels into IB half `half`, addresses from 0.",
         Op.LOAD_OUT: "`count` pixels into OB half `half` (WU: the dy tile).",
-        Op.LOAD_W: "`count` beats into WB from entry `wb_addr` (TM beats per entry).",
+        Op.LOAD_W: "`count` beats into WB from entry `wb_addr` (TM beats per entry; mode BP: transposed).",
         Op.COMPUTE: "One pass of `mode` over a row tile.",
         Op.STORE_OUT: "`count` pixels out of OB half `half`, from address 0; frees it.",
         Op.STORE_W: "`count` beats out of WB from entry `wb_addr`, LOAD_W's beat order.",
@@ -285,7 +295,7 @@ def sv_package() -> str:
     ]
     mode_docs = {
         Mode.FP: "Forward: dot mode, IB = x, OB = y partial sums.",
-        Mode.BP: "Backward to the input: dot mode, IB = dy, OB = dx partial sums, WB transposed.",
+        Mode.BP: "Backward to the input: dot mode, IB = dy, OB = dx partial sums, WB transposed by LOAD_W.",
         Mode.WU: "Weight update: outer mode, IB = x, OB = dy, WB = dW accumulators.",
     }
     for mode in Mode:

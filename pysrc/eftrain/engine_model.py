@@ -6,7 +6,8 @@ of its STORE_* commands, exactly as ``rtl/conv_engine.sv`` would send them:
 
 * ``IB[2][ib_depth][TN]`` (input pixels), ``OB[2][ob_depth][TN]`` (output pixels, or dy
   in WU) and ``WB[wb_depth][TM][TN]`` (one kernel position of one TM x TN block per
-  entry), float32 words, plus one full flag per IB and OB half.
+  entry; a BP LOAD_W writes it transposed, so that dot mode reads ``WB[entry][m][n]`` in
+  FP and BP alike), float32 words, plus one full flag per IB and OB half.
 * COMPUTE performs, for every word, the additions of docs/numerics.md in the order of
   the buffer-side address generator (``rtl/engine_agu.sv``), with ``fp32.mul_native``
   and ``fp32.add_native``: dot mode (FP, BP) per kernel position in walk order,
@@ -29,7 +30,8 @@ overflow in the RTL:
 * reading an IB row outside ``ib_row0 .. ib_row0 + ib_rows - 1`` that is inside the
   image (rows outside the image are padding, +0);
 * malformed commands (unknown op or mode, k outside 1..kmax, stride not 1 or 2,
-  pad >= k, an odd ``out_row0`` for stride-2 BP, zero-beat loads and stores).
+  pad >= k, an odd ``out_row0`` for stride-2 BP, zero-beat loads and stores, a BP
+  LOAD_W of a partial entry).
 """
 
 from __future__ import annotations
@@ -177,9 +179,15 @@ class EngineModel:
         else:  # LOAD_W
             first, entries = self._wb_span(cmd, where)
             tm = self.cfg.tm
+            assert cmd.mode != Mode.BP or cmd.count % tm == 0, (
+                f"{where}: a BP LOAD_W of {cmd.count} beats, not whole entries of {tm}"
+            )
             for b0 in range(0, cmd.count, tm):
                 rows = beats[b0 : b0 + tm]
-                self.wb[first + b0 // tm, : len(rows)] = rows
+                if cmd.mode == Mode.BP:  # transposed: word n of lane row m to row n, word m
+                    self.wb[first + b0 // tm, :, : len(rows)] = rows.T
+                else:
+                    self.wb[first + b0 // tm, : len(rows)] = rows
             self.wb_valid[first : first + entries] = True
 
     def _store(self, op: Op, cmd: EngineCmd, where: str) -> np.ndarray:
@@ -307,7 +315,7 @@ class EngineModel:
                 a = self._gather_ib(cmd, rows, cols, where)  # [P, TN]
                 entry = cmd.wb_base + i * k + j
                 assert self.wb_valid[entry], f"{where}: reads WB entry {entry}, never written"
-                weights = self.wb[entry] if mode == Mode.FP else self.wb[entry].T  # [out, red]
+                weights = self.wb[entry]  # [out, red]: BP's block was loaded transposed
                 terms = tree(fp32.mul_native(a[:, None, :], weights[None, :, :]))  # [P, TM]
                 if step == 0 and cmd.acc_init:
                     acc = np.zeros_like(terms)

@@ -34,8 +34,8 @@ TN = 2, 4, 8 and 16 (AXI TN * 32 bits up to 512; IB/OB 512 and WB 256 deep, to k
 the block-RAM mapping quick: the logic depends on the depths only through address
 widths) and writes each run's per-group counts to ``synth_calibration.json`` beside
 this module, the one source of the figures. :func:`fit` turns them into coefficients
-(least squares per group; the engine has a TN^2 part: its WB read multiplexers and the
-BP transpose are as wide as the array). ``pysrc/tests/test_synth.py`` checks that the
+(least squares per group; the engine has a TN^2 part: its WB write multiplexers and the
+staging of BP's transposed weight loads are as wide as the array). ``pysrc/tests/test_synth.py`` checks that the
 model reproduces every calibration run.
 """
 

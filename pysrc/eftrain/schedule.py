@@ -19,9 +19,9 @@ tile (dy tile in WU)). The one definition is :func:`conv_program`, which
   (acc_init on the first nt, ob_done on the last, ib_release); then STORE_OUT of the
   tile.
 * BP: for nt (the layer's input-channel tile = the dx lanes): blocks (mt, nt) of every
-  mt resident, the same bytes FP loads (the engine transposes); for b, for row tile of
-  dx (even-aligned for stride 2): for mt: LOAD_IN (the dy rows the tile reads, channel
-  tile mt), COMPUTE BP; then STORE_OUT.
+  mt resident, the same bytes FP loads (their LOAD_W has mode BP: the engine writes
+  them transposed into WB); for b, for row tile of dx (even-aligned for stride 2): for
+  mt: LOAD_IN (the dy rows the tile reads, channel tile mt), COMPUTE BP; then STORE_OUT.
 * WU: for mt: for b, for row tile of dy: LOAD_OUT (the dy tile, channel tile mt); for
   nt: LOAD_IN (the x rows it reads, channel tile nt), COMPUTE WU into block nt
   (acc_init only on the first command of each block), ob_done on the last nt; after the
@@ -470,7 +470,8 @@ def _schedule_program(mode: Mode, src, other, k, stride, pad, geo: _Geometry, ro
     for st in conv_program(mode, outer_tiles, inner_tiles, src.shape[0], geo.tiles(rows), kk, cfg.wb_depth):
         if st.op == Op.LOAD_W:
             mt, nt = (st.ot, st.it) if mode == Mode.FP else (st.it, st.ot)
-            out.load(Op.LOAD_W, _w_beats(other, mt, nt, tn), wb_addr=st.wb)
+            # The same beats in FP and BP; BP's LOAD_W writes them transposed.
+            out.load(Op.LOAD_W, _w_beats(other, mt, nt, tn), wb_addr=st.wb, mode=mode)
         elif st.op == Op.LOAD_OUT:
             oh = out.next_ob()
             if mode == Mode.WU:

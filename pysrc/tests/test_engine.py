@@ -525,3 +525,17 @@ def test_model_asserts_unwritten_weights_and_bad_commands():
         model.execute(dataclasses.replace(compute, mode=Mode.BP, stride=2, k=2, out_row0=1))
     with pytest.raises(AssertionError, match="zero beats"):
         model.execute(EngineCmd(op=Op.LOAD_W, count=0), np.zeros((0, 2), np.float32))
+
+
+def test_model_bp_load_w_writes_the_entry_transposed():
+    """A LOAD_W of mode BP writes word n of beat m into lane row n, word m (the same
+    beats as FP); STORE_W returns the lane rows as held; a partial entry is refused."""
+    cfg = HwConfig(tm=4, tn=4)
+    beats = np.arange(32, dtype=np.float32).reshape(8, 4)   # two entries
+    for mode, want in ((Mode.FP, beats), (Mode.BP, beats.reshape(2, 4, 4).transpose(0, 2, 1).reshape(8, 4))):
+        model = EngineModel(cfg)
+        model.execute(EngineCmd(op=Op.LOAD_W, count=8, wb_addr=3, mode=mode), beats)
+        got = model.execute(EngineCmd(op=Op.STORE_W, count=8, wb_addr=3))
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(AssertionError, match="whole entries"):
+        EngineModel(cfg).execute(EngineCmd(op=Op.LOAD_W, count=6, mode=Mode.BP), beats[:6])
