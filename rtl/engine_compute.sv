@@ -103,6 +103,13 @@ module engine_compute #(
 
   // ---- command start ---------------------------------------------------------------
   logic        outer_q;          // mode of what is in the pipeline: 1 = WU
+  // The array's selects drive TN x 32 x 2 multiplexer LUTs per lane: one register per
+  // lane each, so no flop fans out to the whole array (keep: Vivado on the signal,
+  // Yosys on the flop, or synthesis merges the copies again).
+  (* keep *)
+  logic [TM-1:0] outer_lane_q;        // outer_q, per lane
+  (* keep *)
+  logic [TM-1:0] outer_first_lane_q;  // meta_q[OUTER_ADD].first, per lane
   logic [1:0]  ob_owned_q;       // dot mode: OB half accumulating, not yet marked full
   // A half whose last reader has started but not yet ended: it is released at that end,
   // so a later command on the half waits for its reload. (A command starts while the
@@ -130,6 +137,14 @@ module engine_compute #(
       outer_q <= 1'b0;
     end else if (start) begin
       outer_q <= head_wu;
+    end
+  end
+
+  for (genvar m = 0; m < TM; m++) begin : g_outer_lane
+    (* keep *)
+    always_ff @(posedge clk_i) begin
+      if (!rst_ni)    outer_lane_q[m] <= 1'b0;
+      else if (start) outer_lane_q[m] <= head_wu;
     end
   end
 
@@ -234,6 +249,7 @@ module engine_compute #(
     end
   end
 
+
   always_comb begin
     pipe_empty = 1'b1;
     for (int d = 0; d < STAGES; d++) begin
@@ -261,7 +277,7 @@ module engine_compute #(
     for (int n = 0; n < TN; n++) op_a[n] = meta_q[0].pad ? 32'd0 : ib_rdata_i[ib_half_q][n];
     for (int m = 0; m < TM; m++) begin
       for (int n = 0; n < TN; n++) begin
-        if (outer_q) op_b[m][n] = ob_rdata_i[meta_q[0].ob_half][m];  // dy[m]
+        if (outer_lane_q[m]) op_b[m][n] = ob_rdata_i[meta_q[0].ob_half][m];  // dy[m]
         else         op_b[m][n] = wb_rdata_i[wb_rhalf_i[m]][m][n];
       end
     end
@@ -272,6 +288,14 @@ module engine_compute #(
   localparam int unsigned DOT_ADD    = DOT_ACC_DELAY;      // meta_q index of the add
   localparam int unsigned OUTER_READ = OUTER_ACC_DELAY - 1;
   localparam int unsigned OUTER_ADD  = OUTER_ACC_DELAY;
+
+  for (genvar m = 0; m < TM; m++) begin : g_outer_first_lane
+    (* keep *)
+    always_ff @(posedge clk_i) begin
+      if (!rst_ni) outer_first_lane_q[m] <= 1'b0;
+      else         outer_first_lane_q[m] <= meta_q[OUTER_ADD-1].first;
+    end
+  end
 
   // The OB half the dot-mode add reads, or +0 for a first term, in one LUT per bit
   // (first, half, the two halves' words), so no separate zeroing stage sits on the RAM
@@ -310,13 +334,13 @@ module engine_compute #(
   ) u_array (
     .clk_i         (clk_i),
     .rst_ni        (rst_ni),
-    .outer_i       (outer_q),
+    .outer_i       (outer_lane_q),
     .mul_valid_i   (meta_q[0].valid),
     .a_i           (op_a),
     .b_i           (op_b),
     .dot_acc_i     (dot_acc),
     .dot_zero_i    (meta_q[DOT_ADD].zero),
-    .outer_first_i (meta_q[OUTER_ADD].first),
+    .outer_first_i (outer_first_lane_q),
     .outer_acc_i   (wb_rdata_i),
     .outer_half_i  (wb_rhalf_i),
     .valid_o       (pe_valid),

@@ -24,8 +24,9 @@ module pe_array #(
 ) (
   input  logic              clk_i,
   input  logic              rst_ni,
-  /// Mode: 0 dot (FP/BP), 1 outer (WU).
-  input  logic              outer_i,
+  /// Mode: 0 dot (FP/BP), 1 outer (WU); one copy per lane (the same value), so that no
+  /// flop drives the whole array.
+  input  logic [TM-1:0]     outer_i,
   /// Operands valid this cycle.
   input  logic              mul_valid_i,
   /// Per-column operand (input channel n).
@@ -37,8 +38,9 @@ module pe_array #(
   input  logic [TM-1:0][31:0]         dot_acc_i,
   /// dot mode: add +0 instead of the tree result (same timing as dot_acc_i).
   input  logic              dot_zero_i,
-  /// outer mode: accumulate onto +0 instead of outer_acc_i (same timing as outer_acc_i).
-  input  logic              outer_first_i,
+  /// outer mode: accumulate onto +0 instead of outer_acc_i (same timing as outer_acc_i);
+  /// one copy per lane.
+  input  logic [TM-1:0]     outer_first_i,
   /// outer mode: PE (m, n)'s dW word in either WB half, PE_OUTER_ACC_DELAY cycles after
   /// mul_valid_i, and per lane the half that holds it (the adder-input multiplexer
   /// chooses: outer, first, half, the two words and the dot-mode operand, one LUT6).
@@ -66,7 +68,7 @@ module pe_array #(
   logic [TM-1:0][TN-1:0][31:0] oacc;  // the dW word of the half read, or +0 on a first term
   always_comb begin
     for (int m = 0; m < TM; m++) begin
-      for (int n = 0; n < TN; n++) oacc[m][n] = outer_first_i ? 32'd0 : outer_acc_i[outer_half_i[m]][m][n];
+      for (int n = 0; n < TN; n++) oacc[m][n] = outer_first_i[m] ? 32'd0 : outer_acc_i[outer_half_i[m]][m][n];
     end
   end
 
@@ -103,9 +105,9 @@ module pe_array #(
         always_comb begin
           if (l == 1) begin
             add_a[m][IDX]        = prod[m][COL];
-            add_b[m][IDX]        = outer_i ? oacc[m][COL] : prod[m][2*k+1];
+            add_b[m][IDX]        = outer_i[m] ? oacc[m][COL] : prod[m][2*k+1];
             add_in_valid[m][IDX] = prod_valid[m][COL];
-          end else if (outer_i) begin
+          end else if (outer_i[m]) begin
             add_a[m][IDX]        = prod[m][COL];
             add_b[m][IDX]        = oacc[m][COL];
             add_in_valid[m][IDX] = prod_valid[m][COL];
@@ -120,7 +122,7 @@ module pe_array #(
 
     // The accumulate adder serves column TN-1 in outer mode (outer_column(TN-1) = TN-1).
     always_comb begin
-      if (outer_i) begin
+      if (outer_i[m]) begin
         add_a[m][TN-1]        = prod[m][TN-1];
         add_b[m][TN-1]        = oacc[m][TN-1];
         add_in_valid[m][TN-1] = prod_valid[m][TN-1];
