@@ -30,7 +30,7 @@ shift registers (``SynthResult.lut_total``). Yosys does not pack two small LUTs 
 LUT6 site as Vivado does, so these LUT figures are on the high side of what Vivado reports.
 
 Calibration: ``python -m eftrain.synth --calibrate`` synthesises ``eftrain_top`` at
-TN = 2, 4, 8 and 16 (AXI TN * 32 bits up to 512; IB/OB 512 and WB 256 deep, to keep
+TN = 2, 4, 8 and 16 (AXI TN * 32 bits up to the block designs' 256; IB/OB 512 and WB 256 deep, to keep
 the block-RAM mapping quick: the logic depends on the depths only through address
 widths) and writes each run's per-group counts to ``synth_calibration.json`` beside
 this module, the one source of the figures. :func:`fit` turns them into coefficients
