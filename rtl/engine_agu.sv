@@ -5,7 +5,10 @@
 /// * BP: the same with (i, j) descending (the 180-degree flip). With stride 2 the
 ///   output pixels go phase by phase (y % 2, x % 2) and each phase visits only the
 ///   positions of matching parity; a phase with none issues +0 writes (`zero_o`).
-/// * WU: output pixels row-major, then kernel positions ascending.
+/// * WU: output pixels row-major, then kernel positions ascending, then the command's
+///   dW blocks (`blocks`: channel tile b at IB pixel b * ib_rows * in_w, its words from
+///   WB entry wb_base + b * k * k), so that a pixel offers blocks * k * k independent
+///   words to the accumulate pipeline.
 ///
 /// Every issue names the IB pixel to read (or `pad_o`: a zero operand made on chip),
 /// the OB pixel and the WB entry, with the fields of its command the issue side needs.
@@ -74,6 +77,8 @@ module engine_agu #(
     logic signed [4:0] i_start, j_start;   // BP: first kernel position of the phase
     logic [11:0]       rows_last, cols_last;
     logic [2:0]        i_last, j_last;     // kernel positions walked in the phase, minus one
+    logic [3:0]        b_last;             // WU: dW blocks walked, minus one; else 0
+    logic [5:0]        kk;                 // WB entries of one block: k * k
     logic              zero, empty, last;  // no kernel position; no pixel; the last phase
   } phase_t;
 
@@ -105,6 +110,8 @@ module engine_agu #(
     // A phase without kernel positions still walks its pixels once, to write +0.
     p.i_last  = p.zero ? 3'd0 : n_i - 3'd1;
     p.j_last  = p.zero ? 3'd0 : n_j - 3'd1;
+    p.b_last  = (c.mode == MODE_WU && c.blocks != '0) ? c.blocks - 4'd1 : 4'd0;
+    p.kk      = 6'(c.k) * 6'(c.k);
     return p;
   endfunction
   /* verilator lint_on UNUSEDSIGNAL */
@@ -119,10 +126,12 @@ module engine_agu #(
   logic [1:0]  ph_q;
   logic [2:0]  ti_q, tj_q;               // kernel-position counters
   logic [11:0] qy_q, qx_q;               // pixel counters within the phase
+  logic [3:0]  tb_q;                     // WU: the dW block
+  logic [15:0] blk_row_q, blk_wb_q;      // WU: its first IB row (tb * ib_rows), WB offset (tb * k*k)
   phase_t      phase_q;
   logic [CW-1:0] inflight_q;             // entries emitted and not yet taken
   logic        credit, step, close, pop;
-  logic        wrap_qx, wrap_qy, wrap_tj, wrap_ti, phase_done, finished;
+  logic        wrap_qx, wrap_qy, wrap_tj, wrap_ti, wrap_tb, phase_done, finished;
 
   always_comb begin
     credit     = inflight_q != CW'(ENGINE_AGU_DEPTH);
@@ -132,7 +141,8 @@ module engine_agu #(
     wrap_qy    = phase_q.empty || qy_q == phase_q.rows_last;
     wrap_tj    = phase_q.empty || tj_q == phase_q.j_last;
     wrap_ti    = phase_q.empty || ti_q == phase_q.i_last;
-    phase_done = wrap_qx && wrap_qy && wrap_tj && wrap_ti;
+    wrap_tb    = phase_q.empty || tb_q == phase_q.b_last;
+    phase_done = wrap_qx && wrap_qy && wrap_tj && wrap_ti && wrap_tb;
     finished   = phase_done && phase_q.last;
   end
 
@@ -185,13 +195,20 @@ module engine_agu #(
       tj_q    <= '0;
       qy_q    <= '0;
       qx_q    <= '0;
+      tb_q      <= '0;
+      blk_row_q <= '0;
+      blk_wb_q  <= '0;
     end else if (step && !finished) begin
       if (wu_q) begin
-        // pixels row-major outside, kernel positions inside
-        tj_q <= wrap_tj ? 3'd0 : tj_q + 3'd1;
-        if (wrap_tj) ti_q <= wrap_ti ? 3'd0 : ti_q + 3'd1;
-        if (wrap_tj && wrap_ti) qx_q <= wrap_qx ? 12'd0 : qx_q + 12'd1;
-        if (wrap_tj && wrap_ti && wrap_qx) qy_q <= qy_q + 12'd1;
+        // pixels row-major outside, kernel positions, then blocks inside; the blocks'
+        // offsets step by addition (no multiplier)
+        tb_q      <= wrap_tb ? 4'd0 : tb_q + 4'd1;
+        blk_row_q <= wrap_tb ? 16'd0 : blk_row_q + 16'(cmd_q.ib_rows);
+        blk_wb_q  <= wrap_tb ? 16'd0 : blk_wb_q + 16'(phase_q.kk);
+        if (wrap_tb) tj_q <= wrap_tj ? 3'd0 : tj_q + 3'd1;
+        if (wrap_tb && wrap_tj) ti_q <= wrap_ti ? 3'd0 : ti_q + 3'd1;
+        if (wrap_tb && wrap_tj && wrap_ti) qx_q <= wrap_qx ? 12'd0 : qx_q + 12'd1;
+        if (wrap_tb && wrap_tj && wrap_ti && wrap_qx) qy_q <= qy_q + 12'd1;
       end else begin
         // phases outside, kernel positions, then pixels row-major inside
         qx_q <= wrap_qx ? 12'd0 : qx_q + 12'd1;
@@ -251,6 +268,7 @@ module engine_agu #(
   /* verilator lint_on UNUSEDSIGNAL */
   logic signed [15:0] ki2_q, kj2_q, out_row2_q, out_col2_q;
   logic [12:0]        ob_row2_q;
+  logic [15:0]        blk_row2_q, blk_wb2_q;
   logic signed [15:0] in_row, in_col, stride_s, pad_s;
 
   always_ff @(posedge clk_i) begin
@@ -262,6 +280,8 @@ module engine_agu #(
     out_row2_q <= out_row;
     out_col2_q <= 16'(ob_col);
     ob_row2_q  <= ob_row;
+    blk_row2_q <= blk_row_q;
+    blk_wb2_q  <= blk_wb_q;
   end
 
   always_comb begin
@@ -281,6 +301,7 @@ module engine_agu #(
   logic               valid3_q;
   tag_t               tag3_q;
   logic signed [15:0] in_row3_q, in_col3_q, wb_off3_q;
+  logic [15:0]        blk_row3_q;
   logic [OB_AW-1:0]   out_col3_q;
   logic [OB_AW-1:0]   ob_prod3_q;
 
@@ -289,7 +310,8 @@ module engine_agu #(
     tag3_q     <= tag2_q;
     in_row3_q  <= in_row;
     in_col3_q  <= in_col;
-    wb_off3_q  <= ki2_q * 16'(cmd2_q.k) + kj2_q;
+    wb_off3_q  <= ki2_q * 16'(cmd2_q.k) + kj2_q + 16'(blk_wb2_q);
+    blk_row3_q <= blk_row2_q;
     out_col3_q <= OB_AW'(out_col2_q);
     ob_prod3_q <= OB_AW'(ob_row2_q * 13'(cmd2_q.out_w));
   end
@@ -307,7 +329,8 @@ module engine_agu #(
     tag4_q      <= tag3_q;
     pad4_q      <= tag3_q.zero || in_row3_q < 0 || in_row3_q >= $signed({4'd0, cmd3_q.in_h})
                    || in_col3_q < 0 || in_col3_q >= $signed({4'd0, cmd3_q.in_w});
-    ib_row4_q   <= IB_AW'(in_row3_q - 16'(cmd3_q.ib_row0));
+    // The row within IB: within its channel tile, after the tiles of the earlier blocks.
+    ib_row4_q   <= IB_AW'(in_row3_q - 16'(cmd3_q.ib_row0) + 16'(blk_row3_q));
     in_col4_q   <= IB_AW'(in_col3_q);
     ob_addr4_q  <= ob_prod3_q + out_col3_q;
     wb_entry4_q <= WB_AW'(16'(cmd3_q.wb_base) + wb_off3_q);

@@ -34,11 +34,15 @@ package engine_cmd_pkg;
   } mode_e;
 
   /// Bits of one command word.
-  localparam int unsigned ENGINE_CMD_WIDTH = 151;
+  localparam int unsigned ENGINE_CMD_WIDTH = 155;
 
   /// One engine command. The first member is the most significant: fields are
   /// declared in reverse order of the encoding, so `op` is bits 2:0.
   typedef struct packed {
+    /// Bits 154:151. COMPUTE WU: dW blocks interleaved (0 counts as 1): IB holds as many
+    /// channel tiles, ib_rows*in_w pixels each, one after another; block b's position (i,j)
+    /// is entry wb_base + b*k*k + i*k + j. FP, BP: 1.
+    logic [3:0] blocks;
     /// Bit 150. COMPUTE: release the IB half at the end.
     logic ib_release;
     /// Bit 149. COMPUTE: FP/BP: mark the OB half full (ready to store) at the end. WU:

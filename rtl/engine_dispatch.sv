@@ -61,8 +61,17 @@ module engine_dispatch #(
   localparam int unsigned TM_SHIFT = $clog2(TM);     // beats per WB entry = 1 << TM_SHIFT
   // A WB position counted in beats: a 16-bit entry times TM plus a 16-bit beat count.
   localparam int unsigned BEAT_W   = 16 + TM_SHIFT + 1;
-  // WB entries of a k x k kernel by k: a table is a LUT per bit, k * k a carry chain.
-  localparam logic [7:0][5:0] KERNEL_ENTRIES = {6'd49, 6'd36, 6'd25, 6'd16, 6'd9, 6'd4, 6'd1, 6'd0};
+  // WB entries a COMPUTE touches, by blocks (0 counts as 1) and k: blocks * k*k. A
+  // table of 7 address bits is a few LUTs per bit; a multiplier would be a carry chain.
+  typedef logic [15:0][7:0][9:0] block_entries_t;
+  function automatic block_entries_t block_entries();
+    block_entries_t t;
+    for (int b = 0; b < 16; b++)
+      for (int k = 0; k < 8; k++)
+        t[b][k] = 10'((b == 0 ? 1 : b) * k * k);
+    return t;
+  endfunction
+  localparam block_entries_t BLOCK_ENTRIES = block_entries();
   // Unfinished commands per unit: its queue, the one it runs and, for the compute unit,
   // one per stage of its pipeline (a COMPUTE issues for at least one cycle; its done
   // pulse comes at write-back, pe_dot_acc_delay + adder latency stages later).
@@ -103,12 +112,12 @@ module engine_dispatch #(
   assign in_to_compute = cmd_i.op == OP_COMPUTE;
   assign in_to_store   = cmd_i.op inside {OP_STORE_OUT, OP_STORE_W};
   // The halves of entries wb_first .. wb_last, where wb_last = wb_first + n - 1 (n the
-  // entries: k*k, or ceil(count / TM)), or wb_first for n = 0. Half 1 is touched when
+  // entries: blocks * k*k, or ceil(count / TM)), or wb_first for n = 0. Half 1 is touched when
   // wb_last >= WB_HALF, that is wb_first + n > WB_HALF; multiplied by TM this is
   // wb_first * TM + count > WB_HALF * TM for a transfer (ceil(c / TM) > x exactly when
   // c > x * TM): one adder and a compare, no division, no multiplier.
   assign in_wb_first     = in_to_compute ? cmd_i.wb_base : cmd_i.wb_addr;
-  assign in_span         = in_to_compute ? 16'(KERNEL_ENTRIES[cmd_i.k]) << TM_SHIFT : cmd_i.count;
+  assign in_span         = in_to_compute ? 16'(BLOCK_ENTRIES[cmd_i.blocks][cmd_i.k]) << TM_SHIFT : cmd_i.count;
   assign in_end          = (BEAT_W'(in_wb_first) << TM_SHIFT) + BEAT_W'(in_span);
   assign in_span_zero    = in_span == '0;
   assign in_wb_first_low = 32'(in_wb_first) < WB_HALF;
@@ -233,11 +242,14 @@ module engine_dispatch #(
         assert (cmd_i.in_h != '0 && cmd_i.in_w != '0 && cmd_i.out_rows != '0 && cmd_i.out_w != '0
                 && cmd_i.ib_rows != '0)
           else $error("engine_dispatch: COMPUTE with an empty image or tile");
-        assert (32'(cmd_i.ib_rows) * 32'(cmd_i.in_w) <= IB_DEPTH)
-          else $error("engine_dispatch: IB rows %0d x %0d > IB_DEPTH %0d", cmd_i.ib_rows, cmd_i.in_w, IB_DEPTH);
+        assert (32'(cmd_i.ib_rows) * 32'(cmd_i.in_w) * 32'(BLOCK_ENTRIES[cmd_i.blocks][1]) <= IB_DEPTH)
+          else $error("engine_dispatch: IB rows %0d x %0d x %0d blocks > IB_DEPTH %0d", cmd_i.ib_rows,
+                      cmd_i.in_w, BLOCK_ENTRIES[cmd_i.blocks][1], IB_DEPTH);
+        assert (cmd_i.mode == MODE_WU || cmd_i.blocks <= 4'd1)
+          else $error("engine_dispatch: a dot-mode COMPUTE of %0d blocks", cmd_i.blocks);
         assert (32'(cmd_i.out_rows) * 32'(cmd_i.out_w) <= OB_DEPTH)
           else $error("engine_dispatch: tile %0d x %0d > OB_DEPTH %0d", cmd_i.out_rows, cmd_i.out_w, OB_DEPTH);
-        assert (32'(cmd_i.wb_base) + 32'(cmd_i.k) * 32'(cmd_i.k) <= WB_DEPTH)
+        assert (32'(cmd_i.wb_base) + 32'(BLOCK_ENTRIES[cmd_i.blocks][cmd_i.k]) <= WB_DEPTH)
           else $error("engine_dispatch: kernel entries past WB_DEPTH %0d", WB_DEPTH);
       end
     end

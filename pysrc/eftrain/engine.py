@@ -45,6 +45,12 @@ Command semantics (one beat = TN fp32 words on the load or store port):
   - ``ob_done``: dot mode: marks the OB half full (ready to store) at the end. WU:
     releases the OB half (dy) at the end.
   - ``ib_release``: releases the IB half at the end.
+  - ``blocks``: WU only (FP and BP: 1; 0 counts as 1): the dW blocks the command
+    accumulates side by side. IB holds that many channel tiles of the same rows, one
+    after another (tile b from IB pixel ``b * ib_rows * in_w``), and block b's kernel
+    position (i, j) is WB entry ``wb_base + b*k*k + i*k + j``. Every pixel visits its
+    kernel positions block by block, so a 1x1 kernel still gives the accumulate
+    pipeline ``blocks`` independent words in a row (docs/architecture.md).
 
 Geometry: FP output pixel (oy, ox) reads input (oy*s + i - pad, ox*s + j - pad). BP dx
 pixel (y, x) reads dy ((y + pad - i)/s, (x + pad - j)/s) only for kernel positions
@@ -120,6 +126,7 @@ FIELDS: dict[str, int] = {
     "acc_init": 1,
     "ob_done": 1,
     "ib_release": 1,
+    "blocks": 4,
 }
 
 CMD_WIDTH: int = sum(FIELDS.values())
@@ -173,6 +180,11 @@ FIELD_DOCS: dict[str, str] = {
         "WU: release the OB half (dy) at the end."
     ),
     "ib_release": "COMPUTE: release the IB half at the end.",
+    "blocks": (
+        "COMPUTE WU: dW blocks interleaved (0 counts as 1): IB holds as many channel tiles, "
+        "ib_rows*in_w pixels each, one after another; block b's position (i,j) is entry "
+        "wb_base + b*k*k + i*k + j. FP, BP: 1."
+    ),
 }
 
 _ENUM_FIELDS = {"op": ("op_e", Op), "mode": ("mode_e", Mode)}
@@ -180,7 +192,8 @@ _ENUM_FIELDS = {"op": ("op_e", Op), "mode": ("mode_e", Mode)}
 
 @dataclass(frozen=True)
 class EngineCmd:
-    """One engine command; every field defaults to 0. See the module docstring."""
+    """One engine command; every field defaults to 0 (``blocks`` 0 counts as 1). See the
+    module docstring."""
 
     op: int = 0
     half: int = 0
@@ -203,6 +216,7 @@ class EngineCmd:
     acc_init: int = 0
     ob_done: int = 0
     ib_release: int = 0
+    blocks: int = 0
 
     def pack(self) -> int:
         """The command as a CMD_WIDTH-bit integer (field table order, LSB first).

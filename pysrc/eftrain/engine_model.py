@@ -12,8 +12,9 @@ of its STORE_* commands, exactly as ``rtl/conv_engine.sv`` would send them:
   the buffer-side address generator (``rtl/engine_agu.sv``), with ``fp32.mul_native``
   and ``fp32.add_native``: dot mode (FP, BP) per kernel position in walk order,
   vectorised over the tile's pixels and lanes, through the pairwise tree; WU serially
-  over the output pixels, vectorised over the TM x TN x K*K products of one pixel.
-  Padding positions multiply +0.0.
+  over the output pixels, vectorised over the TM x TN x K*K products of one pixel, one
+  dW block after another (a WU command's blocks are independent words). Padding
+  positions multiply +0.0.
 
 The model executes commands one at a time in program order (the RTL's three units run
 concurrently, but ping-pong flags and WB ordering make its results equal to program
@@ -31,7 +32,7 @@ overflow in the RTL:
   image (rows outside the image are padding, +0);
 * malformed commands (unknown op or mode, k outside 1..kmax, stride not 1 or 2,
   pad >= k, an odd ``out_row0`` for stride-2 BP, zero-beat loads and stores, a BP
-  LOAD_W of a partial entry).
+  LOAD_W of a partial entry, an FP or BP COMPUTE of more than one block).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ __all__ = ["EngineModel", "tree"]
 _GARBAGE = np.uint32(0x7FBADBAD)
 
 # Products one vectorised WU multiply computes before the serial additions.
-_WU_BLOCK_PRODUCTS = 1 << 18
+_WU_CHUNK_PRODUCTS = 1 << 18
 
 _LOADS = (Op.LOAD_IN, Op.LOAD_OUT, Op.LOAD_W)
 _STORES = (Op.STORE_OUT, Op.STORE_W)
@@ -228,16 +229,19 @@ class EngineModel:
             f"{where}: output tile of {cmd.out_rows * cmd.out_w} pixels overflows "
             f"ob_depth {self.cfg.ob_depth}"
         )
-        assert cmd.wb_base + cmd.k * cmd.k <= self.cfg.wb_depth, (
-            f"{where}: WB entries {cmd.wb_base}..{cmd.wb_base + cmd.k * cmd.k - 1} overflow "
+        assert mode == Mode.WU or cmd.blocks <= 1, f"{where}: {mode.name} with {cmd.blocks} blocks"
+        entries = max(cmd.blocks, 1) * cmd.k * cmd.k
+        assert cmd.wb_base + entries <= self.cfg.wb_depth, (
+            f"{where}: WB entries {cmd.wb_base}..{cmd.wb_base + entries - 1} overflow "
             f"wb_depth {self.cfg.wb_depth}"
         )
         return mode
 
     def _gather_ib(
-        self, cmd: EngineCmd, rows: np.ndarray, cols: np.ndarray, where: str
+        self, cmd: EngineCmd, rows: np.ndarray, cols: np.ndarray, where: str, tile: int = 0
     ) -> np.ndarray:
-        """IB operands [..., TN] of image pixels (rows, cols); +0.0 outside the image."""
+        """IB operands [..., TN] of image pixels (rows, cols) of the ``tile``-th channel
+        tile IB holds (WU blocks); +0.0 outside the image."""
         inside = (rows >= 0) & (rows < cmd.in_h) & (cols >= 0) & (cols < cmd.in_w)
         stored = (rows >= cmd.ib_row0) & (rows < cmd.ib_row0 + cmd.ib_rows)
         missing = inside & ~stored
@@ -245,7 +249,7 @@ class EngineModel:
             f"{where}: reads image row {int(rows[missing].flat[0])}, outside the IB rows "
             f"{cmd.ib_row0}..{cmd.ib_row0 + cmd.ib_rows - 1}"
         )
-        addr = np.where(inside, (rows - cmd.ib_row0) * cmd.in_w + cols, 0)
+        addr = np.where(inside, (tile * cmd.ib_rows + rows - cmd.ib_row0) * cmd.in_w + cols, 0)
         limit = self.ib_count[cmd.ib_half]
         assert not (inside & (addr >= limit)).any(), (
             f"{where}: reads IB address {int(addr[inside].max())}, only {limit} pixels loaded"
@@ -335,9 +339,19 @@ class EngineModel:
         assert pixels <= self.ob_count[half], (
             f"{where}: dy tile of {pixels} pixels, OB half {half} holds {self.ob_count[half]}"
         )
+        # The blocks are independent words: each block's sums run in pixel order, whatever
+        # the interleaving, so they are computed one block after another.
+        for block in range(max(cmd.blocks, 1)):
+            self._compute_wu_block(cmd, block, pixels, where)
+        if cmd.ob_done:
+            self.ob_state[half] = "free"
+
+    def _compute_wu_block(self, cmd: EngineCmd, block: int, pixels: int, where: str) -> None:
+        half = cmd.ob_half
         k, s, pad = cmd.k, cmd.stride, cmd.pad
         kk = k * k
-        entries = slice(cmd.wb_base, cmd.wb_base + kk)
+        first = cmd.wb_base + block * kk
+        entries = slice(first, first + kk)
         if not cmd.acc_init:
             assert self.wb_valid[entries].all(), f"{where}: accumulates into unwritten WB entries"
         # Pixel-major operands: dy[p, m] and x[p, e, n] for e = i*k + j.
@@ -347,18 +361,16 @@ class EngineModel:
         ki, kj = (a.ravel() for a in np.meshgrid(np.arange(k), np.arange(k), indexing="ij"))
         rows = oy[:, None] * s + ki[None, :] - pad
         cols = ox[:, None] * s + kj[None, :] - pad
-        x = self._gather_ib(cmd, rows, cols, where)  # [P, KK, TN]
+        x = self._gather_ib(cmd, rows, cols, where, block)  # [P, KK, TN]
         dy = self.ob[half, :pixels]  # [P, TM]
         tm, tn = self.cfg.tm, self.cfg.tn
         acc = np.zeros((kk, tm, tn), np.float32) if cmd.acc_init else self.wb[entries].copy()
-        block = max(1, _WU_BLOCK_PRODUCTS // (kk * tm * tn))
-        for p0 in range(0, pixels, block):
-            p1 = min(pixels, p0 + block)
+        chunk = max(1, _WU_CHUNK_PRODUCTS // (kk * tm * tn))
+        for p0 in range(0, pixels, chunk):
+            p1 = min(pixels, p0 + chunk)
             # products[p, e, m, n] = dy[p, m] * x[p, e, n]
             products = fp32.mul_native(dy[p0:p1, None, :, None], x[p0:p1, :, None, :])
             for product in products:  # the serial chain over the output pixels
                 acc = fp32.add_native(acc, product)
         self.wb[entries] = acc
         self.wb_valid[entries] = True
-        if cmd.ob_done:
-            self.ob_state[half] = "free"

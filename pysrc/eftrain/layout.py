@@ -344,6 +344,7 @@ def transfers(desc: Descriptor | bytes, cfg: HwConfig, addr_width: int = 40) -> 
         else:
             geo = _Geometry(mode, k, s, pad, (d.h, d.w), (ho, wo))
             outer, inner, tiles = m_tiles, n_tiles, geo.tiles(min(d.tile_rows, ho))
+        # rtl/layer_ctrl.sv does not group WU's channel tiles yet: one block per COMPUTE.
         for st in conv_program(mode, outer, inner, d.batch, tiles, k * k, cfg.wb_depth):
             mt, nt = (st.it, st.ot) if mode == Mode.BP else (st.ot, st.it)
             if st.op == Op.LOAD_W:
@@ -351,11 +352,13 @@ def transfers(desc: Descriptor | bytes, cfg: HwConfig, addr_width: int = 40) -> 
             elif st.op == Op.LOAD_OUT and mode == Mode.WU:
                 act("read", "dy", d.aux_addr, y_shape, st.b, st.ot, st.r0, st.r1)
             elif st.op == Op.LOAD_IN:
+                # One read per channel tile of the group (a WU COMPUTE's blocks).
                 lo, hi = geo.ib_rows(st.r0, st.r1)
-                if mode == Mode.BP:
-                    act("read", "dy", d.in_addr, y_shape, st.b, st.it, lo, hi)
-                else:
-                    act("read", "x", d.in_addr, x_shape, st.b, st.it, lo, hi)
+                for it in range(st.it, st.it + st.blocks):
+                    if mode == Mode.BP:
+                        act("read", "dy", d.in_addr, y_shape, st.b, it, lo, hi)
+                    else:
+                        act("read", "x", d.in_addr, x_shape, st.b, it, lo, hi)
             elif st.op == Op.STORE_OUT:
                 if mode == Mode.FP:
                     act("write", "y", d.out_addr, y_shape, st.b, st.ot, st.r0, st.r1)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from eftrain.config import HwConfig
 from eftrain.descriptor import Descriptor, Opcode, out_hw
+from eftrain.schedule import HAZARD_DISTANCE, _Geometry, conv_program, wb_double_buffered
 from eftrain.rtl_sources import package_constants
 
 # Overheads (cycles); checked with `make bench` at TM = TN = 16 (see README, "Performance").
@@ -41,9 +42,6 @@ COMPUTE_GAP = 2          # between two COMPUTE commands of the array
 WRITE_BACK_CYCLES = 3    # beyond the array's latency: the OB read before, the write after
 # The fp32 latencies, from the one definition (rtl/eftrain_pkg.sv).
 _FP32 = package_constants()
-# An accumulate reads its word FP32_ADD_LATENCY + 1 cycles before it writes it back, so
-# the same word may be issued again FP32_ADD_LATENCY + 2 cycles later at the earliest.
-HAZARD_DISTANCE = _FP32["FP32_ADD_LATENCY"] + 2
 TRANSFER_GAP = 2         # between two DMA transfers on one channel
 STORE_START = 4          # from the tile's last write-back to its first store beat
 
@@ -116,20 +114,21 @@ def pipeline_cycles(tn: int) -> int:
     return _FP32["FP32_MUL_LATENCY"] + tn.bit_length() * _FP32["FP32_ADD_LATENCY"] + WRITE_BACK_CYCLES
 
 
-def _issue_cycles(pixels: int, kk: int, wu: bool) -> int:
+def _issue_cycles(pixels: int, kk: int, wu: bool, blocks: int = 1) -> int:
     """Issue cycles of one COMPUTE over ``pixels`` output pixels and ``kk`` kernel
-    positions. Dot mode sweeps the pixels once per kernel position; a sweep shorter than
-    the accumulate distance is held. WU visits the kernel positions of one pixel in a row;
-    fewer positions than the distance are held likewise."""
+    positions (of ``blocks`` dW blocks in WU). Dot mode sweeps the pixels once per kernel
+    position; a sweep shorter than the accumulate distance is held. WU visits the
+    ``blocks * kk`` words of one pixel in a row; fewer than the distance are held
+    likewise."""
     if wu:
-        return pixels * max(kk, HAZARD_DISTANCE) if pixels > 1 else kk
+        words = blocks * kk
+        return pixels * max(words, HAZARD_DISTANCE) if pixels > 1 else words
     return kk * max(pixels, HAZARD_DISTANCE) if kk > 1 else pixels
 
 
 def predict(desc: Descriptor, cfg: HwConfig, dram: Dram, axi_data_bytes: int) -> Prediction:
     """Predicted cycles of one convolution or pool descriptor (validated by the caller)."""
     from eftrain.engine import Mode, Op
-    from eftrain.schedule import _Geometry, conv_program, wb_double_buffered
 
     g = cfg.tn
     word = 4
@@ -191,14 +190,15 @@ def predict(desc: Descriptor, cfg: HwConfig, dram: Dram, axi_data_bytes: int) ->
     def region(entry: int) -> int:
         return int(double and entry >= wb_half)
 
-    def compute(ready: float, pixels: int) -> float:
+    def compute(ready: float, pixels: int, blocks: int) -> float:
         nonlocal compute_end, compute_total
-        cycles = _issue_cycles(pixels, kk, mode == Mode.WU)
+        cycles = _issue_cycles(pixels, kk, mode == Mode.WU, blocks)
         compute_total += cycles
         start = max(ready, compute_end + COMPUTE_GAP)
         compute_end = start + cycles
         return compute_end
 
+    # rtl/layer_ctrl.sv does not group WU's channel tiles yet: one block per COMPUTE.
     for st in conv_program(mode, outer, inner, desc.batch, tiles, kk, cfg.wb_depth):
         if st.op in (Op.LOAD_W, Op.STORE_W):
             # A weight block waits for every COMPUTE on its region (the dispatcher's rule).
@@ -219,13 +219,16 @@ def predict(desc: Descriptor, cfg: HwConfig, dram: Dram, axi_data_bytes: int) ->
             lo, hi = geo.ib_rows(st.r0, st.r1)
             done = tile_ready
         elif st.op == Op.LOAD_IN:
+            # One read per channel tile; the first waits for the IB half.
             ib_half ^= 1
-            _, in_end = rd.transfer(ib_free[ib_half], (hi - lo) * in_w * pixel_bytes)
+            in_end = ib_free[ib_half]
+            for _ in range(st.blocks):
+                _, in_end = rd.transfer(in_end, (hi - lo) * in_w * pixel_bytes)
         elif st.op == Op.COMPUTE:
             h = region(st.wb)
             # FP/BP read the region's weights; WU's first pass overwrites the dW words the
             # region's previous stores read (later passes follow it in the compute order).
-            done = compute(max(in_end, tile_ready, region_moved[h]), pixels)
+            done = compute(max(in_end, tile_ready, region_moved[h]), pixels, st.blocks)
             region_compute[h] = done
             ib_free[ib_half] = done
             if mode == Mode.WU:

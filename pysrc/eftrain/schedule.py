@@ -23,17 +23,23 @@ tile (dy tile in WU)). The one definition is :func:`conv_program`, which
   them transposed into WB); for b, for row tile of dx (even-aligned for stride 2): for
   mt: LOAD_IN (the dy rows the tile reads, channel tile mt), COMPUTE BP; then STORE_OUT.
 * WU: for mt: for b, for row tile of dy: LOAD_OUT (the dy tile, channel tile mt); for
-  nt: LOAD_IN (the x rows it reads, channel tile nt), COMPUTE WU into block nt
-  (acc_init only on the first command of each block), ob_done on the last nt; after the
-  batch, STORE_W of every block (mt, nt).
+  each group of G consecutive nt (:func:`wu_blocks`): one LOAD_IN of the x rows the tile
+  reads in each of the group's channel tiles, one after another, and one COMPUTE WU
+  into the group's blocks (``blocks`` = G; acc_init only on the first command of each
+  block), ob_done on the last group; after the batch, STORE_W of every block (mt, nt).
+  A kernel of K*K positions accumulates each dW word once per pixel, every K*K issues;
+  the G blocks make that G*K*K, so 1x1 and 2x2 kernels keep the accumulate pipeline
+  full (HAZARD_DISTANCE) without changing the order of any word's sums. FP and BP use
+  groups of one.
 
 WB double buffering (:func:`wb_double_buffered`): when one outer tile's blocks fit in
 half of WB, outer tiles alternate between the halves (block i of outer tile o at entry
 ``(o % 2) * (wb_depth // 2) + i*KK``), and the weight traffic of a neighbouring outer
 tile hides behind this one's COMPUTEs, spread evenly over them: with P = batch x row
-tiles (an outer tile has P x inner COMPUTEs), FP/BP load block s of the next outer tile
-right after COMPUTE number s*P of this one, WU stores block s of the previous one
-after its COMPUTE number s*P (the last outer tile's blocks after its batch). Otherwise
+tiles (an outer tile has P x groups COMPUTEs), FP/BP load block s of the next outer
+tile right after COMPUTE number s*P of this one, WU stores the blocks of group s of the
+previous one after its COMPUTE number s*P (the last outer tile's blocks after its
+batch). Otherwise
 WB holds one outer tile at entry ``i*KK``: FP/BP load the next outer tile's blocks
 after this one's batch, WU stores its blocks after its batch.
 
@@ -55,10 +61,18 @@ import numpy as np
 
 from eftrain import fp32
 from eftrain.config import HwConfig
-from eftrain.engine import EngineCmd, Mode, Op
+from eftrain.engine import FIELDS, EngineCmd, Mode, Op
+from eftrain.rtl_sources import package_constants
 
-__all__ = ["Schedule", "Step", "conv_program", "schedule_conv", "schedule_fc", "simulate",
-           "wb_double_buffered"]
+__all__ = ["HAZARD_DISTANCE", "Schedule", "Step", "conv_program", "schedule_conv", "schedule_fc",
+           "simulate", "wb_double_buffered", "wu_blocks"]
+
+# An accumulate reads its word FP32_ADD_LATENCY + 1 cycles before it writes it back, so
+# the same word may be issued again FP32_ADD_LATENCY + 2 cycles later at the earliest
+# (rtl/engine_compute.sv holds an issue until then).
+HAZARD_DISTANCE = package_constants()["FP32_ADD_LATENCY"] + 2
+# The largest `blocks` of a COMPUTE (its command field).
+_MAX_BLOCKS = (1 << FIELDS["blocks"]) - 1
 
 
 @dataclass(frozen=True)
@@ -275,6 +289,21 @@ class _Geometry:
             return lo, hi
         return max(0, r0 * s - pad), min(height, (r1 - 1) * s - pad + k)
 
+    def ib_pixels(self, rows: int) -> int:
+        """IB pixels of one channel tile of a tile of ``rows`` rows, by the tile-fit rule
+        (eftrain.descriptor.tile_misfit): at least what any real tile of that size needs."""
+        k, s = self.k, self.stride
+        rows = min(rows, self.out_hw[0])
+        if self.phase == Mode.BP:
+            return min(self.in_hw[0], _ceil_div(rows + k - 1, s)) * self.in_hw[1]
+        return min(self.in_hw[0], (rows - 1) * s + k) * self.in_hw[1]
+
+    def group(self, rows: int, inner_tiles: int, cfg: HwConfig) -> int:
+        """Inner tiles per COMPUTE with tiles of ``rows`` rows: WU :func:`wu_blocks`, else 1."""
+        if self.phase != Mode.WU:
+            return 1
+        return wu_blocks(self.k, inner_tiles, self.ib_pixels(rows), cfg.ib_depth)
+
     def tiles(self, rows: int) -> list[tuple[int, int]]:
         height = self.out_hw[0]
         return [(r0, min(height, r0 + rows)) for r0 in range(0, height, rows)]
@@ -388,6 +417,16 @@ class _Builder:
 # --------------------------------------------------------------------------------------
 
 
+def wu_blocks(k: int, inner_tiles: int, ib_pixels: int, ib_depth: int) -> int:
+    """dW blocks one WU COMPUTE interleaves (G): enough that a pixel's G*K*K words cover
+    the accumulate distance (HAZARD_DISTANCE), no more channel tiles than the layer has,
+    and as many as IB holds, ``ib_pixels`` being the IB pixels of one channel tile of the
+    largest row tile (``min(H, (R-1)*s + K) * W``, the tile-fit rule's). FP and BP: 1.
+    rtl/layer_ctrl.sv derives the same number from the descriptor."""
+    wanted = min(-(-HAZARD_DISTANCE // (k * k)), _MAX_BLOCKS)
+    return max(1, min(wanted, inner_tiles, ib_depth // max(ib_pixels, 1)))
+
+
 def wb_double_buffered(inner_tiles: int, kk: int, wb_depth: int) -> bool:
     """Whether one outer tile's ``inner_tiles`` blocks of ``kk`` entries fit in half of
     WB, so that outer tiles alternate between the halves (see the module docstring)."""
@@ -400,8 +439,9 @@ class Step:
 
     op: LOAD_W / STORE_W of block (``ot``, ``it``) at WB entry ``wb``; LOAD_OUT (WU's dy
         tile; for FP/BP the start of an output tile, which issues no command); LOAD_IN
-        of inner tile ``it`` for the tile (``b``, ``r0``, ``r1``) of outer tile ``ot``;
-        COMPUTE of it with ``wb`` its wb_base; STORE_OUT of the tile.
+        of inner tiles ``it`` .. ``it + blocks - 1`` (one transfer each) for the tile
+        (``b``, ``r0``, ``r1``) of outer tile ``ot``; COMPUTE of them with ``wb`` its
+        wb_base; STORE_OUT of the tile.
     """
 
     op: Op
@@ -411,15 +451,20 @@ class Step:
     r0: int = 0
     r1: int = 0
     wb: int = 0
+    blocks: int = 1
 
 
 def conv_program(mode: Mode, outer_tiles: int, inner_tiles: int, batch: int,
-                 tiles: Sequence[tuple[int, int]], kk: int, wb_depth: int):
+                 tiles: Sequence[tuple[int, int]], kk: int, wb_depth: int, group: int = 1):
     """The program order of a convolution phase, as :class:`Step` s: the outer tiles
     (FP, WU: output-channel tiles; BP: input-channel tiles), the batch, the row
-    ``tiles``, the inner tiles, and where the weight blocks move (module docstring)."""
+    ``tiles``, the inner tiles in groups of ``group`` (WU, :func:`wu_blocks`; else 1),
+    and where the weight blocks move (module docstring)."""
     half = wb_depth // 2
     double = wb_double_buffered(inner_tiles, kk, wb_depth)
+    if mode != Mode.WU and group != 1:
+        raise ValueError(f"conv_program: {mode.name} runs groups of one inner tile, not {group}")
+    groups = [(g0, min(group, inner_tiles - g0)) for g0 in range(0, inner_tiles, group)]
 
     def base(ot: int) -> int:
         return half * (ot % 2) if double else 0
@@ -430,23 +475,24 @@ def conv_program(mode: Mode, outer_tiles: int, inner_tiles: int, batch: int,
 
     if mode != Mode.WU:
         yield from blocks(Op.LOAD_W, 0)
-    # The neighbour's blocks are spread evenly over this outer tile's COMPUTEs: one after
-    # every `pace`-th (batch x row tiles per block; an outer tile has pace x inner_tiles).
+    # The neighbour's blocks are spread evenly over this outer tile's COMPUTEs: a group's
+    # after every `pace`-th (batch x row tiles; an outer tile has pace x groups).
     pace = batch * len(tiles)
     for ot in range(outer_tiles):
         c = 0
         for b in range(batch):
             for r0, r1 in tiles:
                 yield Step(Op.LOAD_OUT, ot, 0, b, r0, r1)
-                for it in range(inner_tiles):
-                    yield Step(Op.LOAD_IN, ot, it, b, r0, r1)
-                    yield Step(Op.COMPUTE, ot, it, b, r0, r1, wb=base(ot) + it * kk)
+                for g0, n in groups:
+                    yield Step(Op.LOAD_IN, ot, g0, b, r0, r1, blocks=n)
+                    yield Step(Op.COMPUTE, ot, g0, b, r0, r1, wb=base(ot) + g0 * kk, blocks=n)
                     if double and c % pace == 0:
-                        s = c // pace
-                        if mode != Mode.WU and ot + 1 < outer_tiles:
-                            yield Step(Op.LOAD_W, ot + 1, s, wb=base(ot + 1) + s * kk)
-                        elif mode == Mode.WU and ot > 0:
-                            yield Step(Op.STORE_W, ot - 1, s, wb=base(ot - 1) + s * kk)
+                        s0, sn = groups[c // pace]
+                        for s in range(s0, s0 + sn):
+                            if mode != Mode.WU and ot + 1 < outer_tiles:
+                                yield Step(Op.LOAD_W, ot + 1, s, wb=base(ot + 1) + s * kk)
+                            elif mode == Mode.WU and ot > 0:
+                                yield Step(Op.STORE_W, ot - 1, s, wb=base(ot - 1) + s * kk)
                     c += 1
                 if mode != Mode.WU:
                     yield Step(Op.STORE_OUT, ot, 0, b, r0, r1)
@@ -457,7 +503,7 @@ def conv_program(mode: Mode, outer_tiles: int, inner_tiles: int, batch: int,
 
 
 def _schedule_program(mode: Mode, src, other, k, stride, pad, geo: _Geometry, rows: int,
-                      outer_tiles: int, inner_tiles: int, cfg: HwConfig) -> _Builder:
+                      outer_tiles: int, inner_tiles: int, cfg: HwConfig, group: int = 1) -> _Builder:
     """The commands and load beats of :func:`conv_program`. ``src`` is the image IB
     streams (FP, WU: x; BP: dy), ``other`` the padded weights (FP, BP) or dy (WU). FP
     walks output-channel tiles outside and input-channel tiles inside; BP the reverse
@@ -467,7 +513,8 @@ def _schedule_program(mode: Mode, src, other, k, stride, pad, geo: _Geometry, ro
     (in_h, in_w), out_w = geo.in_hw, geo.out_hw[1]
     out = _Builder(cfg)
     oh = ih = 0
-    for st in conv_program(mode, outer_tiles, inner_tiles, src.shape[0], geo.tiles(rows), kk, cfg.wb_depth):
+    for st in conv_program(mode, outer_tiles, inner_tiles, src.shape[0], geo.tiles(rows), kk, cfg.wb_depth,
+                           group):
         if st.op == Op.LOAD_W:
             mt, nt = (st.ot, st.it) if mode == Mode.FP else (st.it, st.ot)
             # The same beats in FP and BP; BP's LOAD_W writes them transposed.
@@ -479,7 +526,8 @@ def _schedule_program(mode: Mode, src, other, k, stride, pad, geo: _Geometry, ro
             lo, hi = geo.ib_rows(st.r0, st.r1)
         elif st.op == Op.LOAD_IN:
             ih = out.next_ib()
-            out.load(Op.LOAD_IN, _act_beats(src, st.b, st.it, (lo, hi), tn), half=ih)
+            beats = [_act_beats(src, st.b, it, (lo, hi), tn) for it in range(st.it, st.it + st.blocks)]
+            out.load(Op.LOAD_IN, np.concatenate(beats), half=ih)
         elif st.op == Op.COMPUTE:
             # acc_init: dot mode, the first pass of a tile; WU, the first pass over each
             # dW block (the batch's first tile).
@@ -488,7 +536,8 @@ def _schedule_program(mode: Mode, src, other, k, stride, pad, geo: _Geometry, ro
                 mode=mode, k=k, stride=stride, pad=pad, ib_half=ih, ob_half=oh,
                 in_h=in_h, in_w=in_w, ib_row0=lo, ib_rows=hi - lo,
                 out_row0=st.r0, out_rows=st.r1 - st.r0, out_w=out_w, wb_base=st.wb,
-                acc_init=int(first), ob_done=int(st.it == inner_tiles - 1), ib_release=1,
+                acc_init=int(first), ob_done=int(st.it + st.blocks == inner_tiles), ib_release=1,
+                blocks=st.blocks,
             )
         elif st.op == Op.STORE_OUT:
             out.store(Op.STORE_OUT, (st.r1 - st.r0) * out_w, _OutTile(st.b, st.ot, st.r0, st.r1), half=oh)
@@ -527,7 +576,7 @@ def _schedule_bp(where, dy, w, in_hw, stride, pad, cfg, tile_rows):
     return out, rows, (batch, n_in, height, width), (batch, n_tiles * tn, height, width)
 
 
-def _schedule_wu(where, x, dy, k, stride, pad, cfg, tile_rows):
+def _schedule_wu(where, x, dy, k, stride, pad, cfg, tile_rows, group_wu):
     tn = cfg.tn
     _, n_in, height, width = x.shape
     n_out, out_h, out_w = dy.shape[1:]
@@ -535,8 +584,15 @@ def _schedule_wu(where, x, dy, k, stride, pad, cfg, tile_rows):
     _check_wb(where, n_tiles, k, cfg, f"WU with N={n_in}")
     geo = _Geometry(Mode.WU, k, stride, pad, (height, width), (out_h, out_w))
     rows = geo.choose_rows(where, tile_rows, cfg)
+    if group_wu and tile_rows is None:
+        # The default: the largest tile that still lets a COMPUTE interleave as many
+        # blocks as it can use (fewer rows only shorten the tiles; a full IB of one
+        # channel tile would hold a 1x1 WU at one issue per HAZARD_DISTANCE cycles).
+        while geo.group(rows, n_tiles, cfg) < geo.group(1, n_tiles, cfg) and rows > 1:
+            rows -= 1
+    group = geo.group(rows, n_tiles, cfg) if group_wu else 1
     out = _schedule_program(Mode.WU, _pad_channels(x, 1, tn), _pad_channels(dy, 1, tn), k, stride, pad, geo,
-                            rows, m_tiles, n_tiles, cfg)
+                            rows, m_tiles, n_tiles, cfg, group)
     return out, rows, (n_out, n_in, k, k), (m_tiles * tn, n_tiles * tn, k, k)
 
 
@@ -573,6 +629,7 @@ def schedule_conv(
     stride: int = 1,
     pad: int = 0,
     tile_rows: int | None = None,
+    group_wu: bool = False,
 ) -> Schedule:
     """One convolution phase as an engine program.
 
@@ -580,7 +637,10 @@ def schedule_conv(
     ``w``, ``in_hw = (H, W)`` -> dx [B,N,H,W]. WU: ``x``, ``dy``, ``k`` -> dw [M,N,K,K]
     (the shapes and arguments of ``eftrain.oracle.conv_fp/conv_bp/conv_wu``).
     ``tile_rows``: output rows per tile (y for FP, dx for BP, dy for WU); default the
-    largest that fits the buffers.
+    largest that fits the buffers. ``group_wu``: WU COMPUTEs interleave channel tiles as
+    dW blocks (:func:`wu_blocks`; the default tile is then the largest that allows the
+    most blocks). Off by default: the layer controller does not group yet, and the
+    default program is the one it runs (eftrain.layout.transfers).
     """
     where = "schedule_conv"
     try:
@@ -625,17 +685,18 @@ def schedule_conv(
         stride, pad = _check_common(where, cfg, stride, pad, k)
         if _out_hw(where, x.shape[2:], k, stride, pad) != dy.shape[2:]:
             _fail(where, f"dy's pixel grid {dy.shape[2:]} is not the output of x {x.shape[2:]}")
-        built = _schedule_wu(where, x, dy, k, stride, pad, cfg, tile_rows)
+        built = _schedule_wu(where, x, dy, k, stride, pad, cfg, tile_rows, group_wu)
     builder, rows, result_shape, padded_shape = built
     return builder.finish(where, phase, rows, result_shape, padded_shape)
 
 
-def schedule_fc(phase: Mode, *, cfg: HwConfig, x=None, w=None, dy=None) -> Schedule:
+def schedule_fc(phase: Mode, *, cfg: HwConfig, x=None, w=None, dy=None, group_wu: bool = False) -> Schedule:
     """One fully connected phase as an engine program: a 1x1 convolution of one image of
     height 1 and width B (docs/numerics.md, section 5).
 
     FP: ``x [B,N]``, ``w [M,N]`` -> y [B,M]. BP: ``dy [B,M]``, ``w`` -> dx [B,N].
     WU: ``x``, ``dy`` -> dw [M,N] (the shapes of ``eftrain.oracle.fc_*``).
+    ``group_wu``: as for :func:`schedule_conv`.
     """
     where = "schedule_fc"
     try:
@@ -673,7 +734,7 @@ def schedule_fc(phase: Mode, *, cfg: HwConfig, x=None, w=None, dy=None) -> Sched
         if dyi.shape[3] != xi.shape[3]:
             _fail(where, f"dy.shape[0] (B={dyi.shape[3]}) does not match x.shape[0] "
                          f"(B={xi.shape[3]})")
-        built = _schedule_wu(where, xi, dyi, 1, 1, 0, cfg, None)
+        built = _schedule_wu(where, xi, dyi, 1, 1, 0, cfg, None, group_wu)
         result = (dyi.shape[1], xi.shape[1])
     builder, rows, _, padded_shape = built
     return builder.finish(where, phase, rows, result, padded_shape, fc=True)

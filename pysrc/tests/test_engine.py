@@ -15,10 +15,10 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
-from eftrain import HwConfig, engine, oracle
+from eftrain import HwConfig, engine, fp32, oracle
 from eftrain.engine import CMD_WIDTH, FIELDS, EngineCmd, Mode, Op
 from eftrain.engine_model import EngineModel
-from eftrain.schedule import schedule_conv, schedule_fc, simulate
+from eftrain.schedule import HAZARD_DISTANCE, conv_program, schedule_conv, schedule_fc, simulate, wu_blocks
 
 # --------------------------------------------------------------------------------------
 # (a) Command encoding.
@@ -26,12 +26,13 @@ from eftrain.schedule import schedule_conv, schedule_fc, simulate
 
 
 def test_engine_cmd_layout():
-    assert CMD_WIDTH == 151
+    assert CMD_WIDTH == 155
     assert list(FIELDS)[:4] == ["op", "half", "count", "wb_addr"]
     assert EngineCmd(op=Op.STORE_W).pack() == 5
     assert EngineCmd(half=1).pack() == 1 << 3
     assert EngineCmd(count=1).pack() == 1 << 4
     assert EngineCmd(ib_release=1).pack() == 1 << 150
+    assert EngineCmd(blocks=1).pack() == 1 << 151
     assert EngineCmd(mode=Mode.WU).pack() == 2 << 36
 
 
@@ -69,8 +70,8 @@ def test_engine_cmd_type_errors():
     with pytest.raises(ValueError, match=r"EngineCmd\.k must be an integer"):
         EngineCmd(k=1.5).pack()
     assert EngineCmd(k=np.int64(3), acc_init=True).pack() == EngineCmd(k=3, acc_init=1).pack()
-    with pytest.raises(ValueError, match="151-bit"):
-        EngineCmd.unpack(1 << 151)
+    with pytest.raises(ValueError, match="155-bit"):
+        EngineCmd.unpack(1 << 155)
 
 
 # --------------------------------------------------------------------------------------
@@ -539,3 +540,49 @@ def test_model_bp_load_w_writes_the_entry_transposed():
         np.testing.assert_array_equal(got, want)
     with pytest.raises(AssertionError, match="whole entries"):
         EngineModel(cfg).execute(EngineCmd(op=Op.LOAD_W, count=6, mode=Mode.BP), beats[:6])
+
+
+# --------------------------------------------------------------------------------------
+# WU COMPUTEs of several dW blocks (group_wu).
+# --------------------------------------------------------------------------------------
+
+
+def test_wu_blocks_rule():
+    # ceil(HAZARD_DISTANCE / K*K) channel tiles, no more than the layer has or IB holds.
+    assert HAZARD_DISTANCE == 9
+    assert wu_blocks(1, 20, 10, 512) == 9
+    assert wu_blocks(2, 20, 10, 512) == 3
+    assert wu_blocks(3, 20, 10, 512) == 1
+    assert wu_blocks(1, 4, 10, 512) == 4
+    assert wu_blocks(1, 20, 100, 512) == 5
+    assert wu_blocks(1, 20, 512, 512) == 1
+    with pytest.raises(ValueError, match="groups of one"):
+        list(conv_program(Mode.FP, 1, 4, 1, [(0, 1)], 1, 256, group=2))
+
+
+@pytest.mark.parametrize("k, pad, n, hw, tile_rows", [
+    (1, 0, 41, (9, 9), None), (1, 0, 41, (9, 9), 2), (2, 1, 21, (7, 6), None), (1, 0, 12, (5, 5), None)])
+def test_grouped_wu_matches_oracle(rng, k, pad, n, hw, tile_rows):
+    """Interleaved dW blocks change no word's order of sums: bit-exact with the oracle,
+    and the COMPUTEs do carry several blocks."""
+    cfg = HwConfig(tm=4, tn=4, ib_depth=512, ob_depth=512, wb_depth=256)
+    x = rng.standard_normal((2, n, *hw)).astype(np.float32)
+    out = tuple((s + 2 * pad - k) + 1 for s in hw)
+    dy = rng.standard_normal((2, 6, *out)).astype(np.float32)
+    sched = schedule_conv(Mode.WU, x=x, dy=dy, k=k, pad=pad, cfg=cfg, tile_rows=tile_rows, group_wu=True)
+    blocks = [c.blocks for c in sched.commands if c.op == Op.COMPUTE]
+    assert max(blocks) == wu_blocks(k, -(-n // 4), 1, cfg.ib_depth) or tile_rows is not None
+    assert max(blocks) > 1
+    want = oracle.conv_wu(x, dy, k, 1, pad, cfg)
+    assert np.array_equal(fp32.bits(simulate(sched)), fp32.bits(want))
+    plain = schedule_conv(Mode.WU, x=x, dy=dy, k=k, pad=pad, cfg=cfg, tile_rows=tile_rows)
+    assert {c.blocks for c in plain.commands if c.op == Op.COMPUTE} == {1}
+
+
+def test_grouped_fc_wu_matches_oracle(rng):
+    cfg = HwConfig(tm=4, tn=4, ib_depth=512, ob_depth=512, wb_depth=256)
+    x = rng.standard_normal((3, 70)).astype(np.float32)
+    dy = rng.standard_normal((3, 10)).astype(np.float32)
+    sched = schedule_fc(Mode.WU, x=x, dy=dy, cfg=cfg, group_wu=True)
+    assert sorted({c.blocks for c in sched.commands if c.op == Op.COMPUTE}) == [9]
+    assert np.array_equal(fp32.bits(simulate(sched)), fp32.bits(oracle.fc_wu(x, dy, cfg=cfg)))
