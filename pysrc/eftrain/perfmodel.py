@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 from eftrain.config import HwConfig
 from eftrain.descriptor import Descriptor, Opcode, out_hw
-from eftrain.schedule import HAZARD_DISTANCE, _Geometry, conv_program, wb_double_buffered
 from eftrain.rtl_sources import package_constants
+from eftrain.schedule import HAZARD_DISTANCE, _Geometry, conv_program, wb_double_buffered
 
 # Overheads (cycles); checked with `make bench` at TM = TN = 16 (see README, "Performance").
 FETCH_CYCLES = 14        # descriptor fetch and checks (over three cycles), after the DRAM latency

@@ -23,7 +23,8 @@ tile (dy tile in WU)). The one definition is :func:`conv_program`, which
   them transposed into WB); for b, for row tile of dx (even-aligned for stride 2): for
   mt: LOAD_IN (the dy rows the tile reads, channel tile mt), COMPUTE BP; then STORE_OUT.
 * WU: for mt: for b, for row tile of dy: LOAD_OUT (the dy tile, channel tile mt); for
-  each group of G consecutive nt (:func:`wu_blocks`): one LOAD_IN of the x rows the tile
+  each group of G consecutive nt (G = 1, or :func:`wu_blocks` with ``group_wu``, which
+  the layer controller does not use yet): one LOAD_IN of the x rows the tile
   reads in each of the group's channel tiles, one after another, and one COMPUTE WU
   into the group's blocks (``blocks`` = G; acc_init only on the first command of each
   block), ob_done on the last group; after the batch, STORE_W of every block (mt, nt).
@@ -39,8 +40,7 @@ tile hides behind this one's COMPUTEs, spread evenly over them: with P = batch x
 tiles (an outer tile has P x groups COMPUTEs), FP/BP load block s of the next outer
 tile right after COMPUTE number s*P of this one, WU stores the blocks of group s of the
 previous one after its COMPUTE number s*P (the last outer tile's blocks after its
-batch). Otherwise
-WB holds one outer tile at entry ``i*KK``: FP/BP load the next outer tile's blocks
+batch). Otherwise WB holds one outer tile at entry ``i*KK``: FP/BP load the next outer tile's blocks
 after this one's batch, WU stores its blocks after its batch.
 
 A FC layer is a 1x1 convolution with the batch folded onto the pixels: one image of
@@ -290,13 +290,11 @@ class _Geometry:
         return max(0, r0 * s - pad), min(height, (r1 - 1) * s - pad + k)
 
     def ib_pixels(self, rows: int) -> int:
-        """IB pixels of one channel tile of a tile of ``rows`` rows, by the tile-fit rule
-        (eftrain.descriptor.tile_misfit): at least what any real tile of that size needs."""
-        k, s = self.k, self.stride
+        """FP, WU: IB pixels of one channel tile of a tile of ``rows`` rows, by the
+        tile-fit rule (eftrain.descriptor.tile_misfit): at least what any real tile of
+        that size needs."""
         rows = min(rows, self.out_hw[0])
-        if self.phase == Mode.BP:
-            return min(self.in_hw[0], _ceil_div(rows + k - 1, s)) * self.in_hw[1]
-        return min(self.in_hw[0], (rows - 1) * s + k) * self.in_hw[1]
+        return min(self.in_hw[0], (rows - 1) * self.stride + self.k) * self.in_hw[1]
 
     def group(self, rows: int, inner_tiles: int, cfg: HwConfig) -> int:
         """Inner tiles per COMPUTE with tiles of ``rows`` rows: WU :func:`wu_blocks`, else 1."""
@@ -422,7 +420,8 @@ def wu_blocks(k: int, inner_tiles: int, ib_pixels: int, ib_depth: int) -> int:
     the accumulate distance (HAZARD_DISTANCE), no more channel tiles than the layer has,
     and as many as IB holds, ``ib_pixels`` being the IB pixels of one channel tile of the
     largest row tile (``min(H, (R-1)*s + K) * W``, the tile-fit rule's). FP and BP: 1.
-    rtl/layer_ctrl.sv derives the same number from the descriptor."""
+    Only the engine-level programs use it yet (``group_wu``); rtl/layer_ctrl.sv runs one
+    block per COMPUTE."""
     wanted = min(-(-HAZARD_DISTANCE // (k * k)), _MAX_BLOCKS)
     return max(1, min(wanted, inner_tiles, ib_depth // max(ib_pixels, 1)))
 
